@@ -1,0 +1,3 @@
+module github.com/readonce/readonce
+
+go 1.26.8

@@ -1,0 +1,46 @@
+// Package seal turns a secret into something a store can hold without being
+// able to read, and back again for the one caller who has the access key.
+//
+// It does no I/O beyond crypto/rand. Three things come out of it:
+//
+// # Access key
+//
+// 32 bytes from crypto/rand, sent to clients as unpadded base64url (43
+// characters). It is the only thing that can open a secret and it never
+// reaches the store, a log or Redis.
+//
+// # Lookup key
+//
+//	"readonce:v1:" + base64url(SHA-256("readonce/v1/lookup" ‖ access key bytes))
+//
+// The store key. It is a one-way function of the access key, so a store dump
+// does not yield access keys, and a mangled access key hashes to a key that
+// does not exist instead of burning someone else's secret.
+//
+// # Envelope (version 1)
+//
+// What the store holds under the lookup key. All integers are big-endian.
+//
+//	offset  size  field
+//	0       1     version, 0x01
+//	1       4     key id: the first 4 bytes of HKDF-SHA256(SECRET_KEY, info
+//	              "readonce/v1/key-id"); says which SECRET_KEY peppered it
+//	5       8     created_at, Unix microseconds, signed
+//	13      8     expires_at, Unix microseconds, signed
+//	21      12    AES-GCM nonce, random
+//	33      n+16  AES-256-GCM ciphertext of the n-byte content, with its tag
+//
+// The data key is HKDF-SHA256(secret = access key bytes, salt = pepper, info
+// = "readonce/v1/data"), and the pepper is HKDF-SHA256(secret = SECRET_KEY,
+// info = "readonce/v1/pepper"). A store dump alone opens nothing; a store dump
+// plus SECRET_KEY still opens nothing without the access key, which only the
+// holder of the URL has. Each data key seals exactly one message.
+//
+// The associated data is the first 21 bytes of the envelope (version, key id,
+// both times) followed by the lookup key, so a blob moved to another key, or
+// with edited times, fails to open.
+//
+// Every failure to open — unknown version, unknown key id, short blob, failed
+// authentication — is the one opaque [ErrOpen]. Lengths are checked before any
+// cryptographic work.
+package seal

@@ -1,0 +1,222 @@
+package seal
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Labels, one per purpose and versioned, so no two derivations can collide.
+const (
+	labelLookup = "readonce/v1/lookup"
+	labelData   = "readonce/v1/data"
+	labelPepper = "readonce/v1/pepper"
+	labelKeyID  = "readonce/v1/key-id"
+
+	lookupPrefix = "readonce:v1:"
+)
+
+// Sizes of the wire format; see the package comment.
+const (
+	accessKeyBytes = 32
+	// AccessKeyLen is the length of an encoded access key.
+	AccessKeyLen = 43
+
+	version1   = 0x01
+	keyIDSize  = 4
+	headerSize = 1 + keyIDSize + 8 + 8 // authenticated prefix: version, key id, times
+	nonceSize  = 12
+	tagSize    = 16
+	// Overhead is how many bytes an envelope adds to its content.
+	Overhead = headerSize + nonceSize + tagSize
+)
+
+// ErrOpen is the one error for every envelope that cannot be opened: it says
+// nothing about why, by design.
+var ErrOpen = errors.New("seal: cannot open envelope")
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// Sealer seals with the current server key and opens with the current or any
+// previous one.
+type Sealer struct {
+	current serverKey
+	byID    map[[keyIDSize]byte]serverKey
+}
+
+type serverKey struct {
+	id     [keyIDSize]byte
+	pepper []byte
+}
+
+// New returns a Sealer that seals with current and also opens envelopes
+// peppered by any of previous (key rotation).
+func New(current []byte, previous ...[]byte) (*Sealer, error) {
+	if len(current) == 0 {
+		return nil, errors.New("seal: empty server key")
+	}
+	s := &Sealer{byID: make(map[[keyIDSize]byte]serverKey, 1+len(previous))}
+	for i, k := range append([][]byte{current}, previous...) {
+		if len(k) == 0 {
+			return nil, errors.New("seal: empty previous server key")
+		}
+		sk, err := deriveServerKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := s.byID[sk.id]; dup {
+			return nil, fmt.Errorf("seal: server key %d repeats an earlier one", i)
+		}
+		s.byID[sk.id] = sk
+		if i == 0 {
+			s.current = sk
+		}
+	}
+	return s, nil
+}
+
+func deriveServerKey(secret []byte) (serverKey, error) {
+	var sk serverKey
+	id, err := hkdf.Key(sha256.New, secret, nil, labelKeyID, keyIDSize)
+	if err != nil {
+		return sk, fmt.Errorf("seal: derive key id: %w", err)
+	}
+	copy(sk.id[:], id)
+	sk.pepper, err = hkdf.Key(sha256.New, secret, nil, labelPepper, 32)
+	if err != nil {
+		return sk, fmt.Errorf("seal: derive pepper: %w", err)
+	}
+	return sk, nil
+}
+
+// LogValue keeps key material out of logs.
+func (s *Sealer) LogValue() slog.Value { return slog.StringValue("[sealer]") }
+
+// NewAccessKey returns a fresh random access key, encoded.
+func (s *Sealer) NewAccessKey() (string, error) {
+	var k [accessKeyBytes]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return "", fmt.Errorf("seal: access key: %w", err)
+	}
+	return b64.EncodeToString(k[:]), nil
+}
+
+// LookupKey returns the store key for an access key, and false when the
+// access key is malformed (wrong length or alphabet, non-canonical encoding).
+func (s *Sealer) LookupKey(accessKey string) (string, bool) { return LookupKey(accessKey) }
+
+// LookupKey is [Sealer.LookupKey] without a Sealer: it needs no server key.
+func LookupKey(accessKey string) (string, bool) {
+	k, ok := decodeAccessKey(accessKey)
+	if !ok {
+		return "", false
+	}
+	h := sha256.New()
+	h.Write([]byte(labelLookup))
+	h.Write(k[:])
+	var sum [sha256.Size]byte
+	buf := make([]byte, len(lookupPrefix)+b64.EncodedLen(sha256.Size))
+	copy(buf, lookupPrefix)
+	b64.Encode(buf[len(lookupPrefix):], h.Sum(sum[:0]))
+	return string(buf), true
+}
+
+func decodeAccessKey(s string) (k [accessKeyBytes]byte, ok bool) {
+	if len(s) != AccessKeyLen {
+		return k, false
+	}
+	n, err := b64.Decode(k[:], []byte(s))
+	return k, err == nil && n == accessKeyBytes
+}
+
+// Seal encrypts content for the holder of accessKey, bound to lookupKey and
+// to both times.
+func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expires time.Time) ([]byte, error) {
+	k, ok := decodeAccessKey(accessKey)
+	if !ok {
+		return nil, errors.New("seal: malformed access key")
+	}
+	blob := make([]byte, headerSize+nonceSize, Overhead+len(content))
+	blob[0] = version1
+	copy(blob[1:], s.current.id[:])
+	binary.BigEndian.PutUint64(blob[5:], uint64(created.UnixMicro()))
+	binary.BigEndian.PutUint64(blob[13:], uint64(expires.UnixMicro()))
+	nonce := blob[headerSize : headerSize+nonceSize]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("seal: nonce: %w", err)
+	}
+	aead, err := dataAEAD(k, s.current.pepper)
+	if err != nil {
+		return nil, err
+	}
+	return aead.Seal(blob, nonce, content, associatedData(blob, lookupKey)), nil
+}
+
+// Open authenticates and decrypts an envelope. Any failure is [ErrOpen].
+// Open does not judge expiry: the caller compares expires with its clock.
+func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error) {
+	if len(blob) < Overhead || blob[0] != version1 {
+		return nil, created, expires, ErrOpen
+	}
+	k, ok := decodeAccessKey(accessKey)
+	if !ok {
+		return nil, created, expires, ErrOpen
+	}
+	sk, ok := s.byID[[keyIDSize]byte(blob[1:5])]
+	if !ok {
+		return nil, created, expires, ErrOpen
+	}
+	aead, err := dataAEAD(k, sk.pepper)
+	if err != nil {
+		return nil, created, expires, ErrOpen
+	}
+	nonce := blob[headerSize : headerSize+nonceSize]
+	content, err = aead.Open(nil, nonce, blob[headerSize+nonceSize:], associatedData(blob, lookupKey))
+	if err != nil {
+		return nil, created, expires, ErrOpen
+	}
+	created, expires = times(blob)
+	return content, created, expires, nil
+}
+
+// Expiry reads expires_at from an envelope without authenticating it. It is
+// for putting back a blob that could not be opened, with its original expiry;
+// never trust it for anything else.
+func (s *Sealer) Expiry(blob []byte) (time.Time, bool) {
+	if len(blob) < Overhead || blob[0] != version1 {
+		return time.Time{}, false
+	}
+	_, expires := times(blob)
+	return expires, true
+}
+
+func times(blob []byte) (created, expires time.Time) {
+	created = time.UnixMicro(int64(binary.BigEndian.Uint64(blob[5:]))).UTC()
+	expires = time.UnixMicro(int64(binary.BigEndian.Uint64(blob[13:]))).UTC()
+	return created, expires
+}
+
+func associatedData(blob []byte, lookupKey string) []byte {
+	ad := make([]byte, 0, headerSize+len(lookupKey))
+	return append(append(ad, blob[:headerSize]...), lookupKey...)
+}
+
+func dataAEAD(accessKey [accessKeyBytes]byte, pepper []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, accessKey[:], pepper, labelData, 32)
+	if err != nil {
+		return nil, fmt.Errorf("seal: derive data key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("seal: cipher: %w", err)
+	}
+	return cipher.NewGCM(block)
+}

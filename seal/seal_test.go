@@ -1,0 +1,284 @@
+package seal
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden envelopes in testdata/")
+
+var (
+	testServerKey = []byte("0123456789abcdef0123456789abcdef-test-only")
+	otherKey      = []byte("fedcba9876543210fedcba9876543210-test-only")
+	created       = time.Date(2026, 9, 24, 12, 0, 0, 123456000, time.UTC)
+	expires       = created.Add(24 * time.Hour)
+)
+
+func newSealer(t testing.TB, current []byte, previous ...[]byte) *Sealer {
+	t.Helper()
+	s, err := New(current, previous...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// sealOne makes an access key, its lookup key and an envelope of content.
+func sealOne(t testing.TB, s *Sealer, content string) (ak, lk string, blob []byte) {
+	t.Helper()
+	ak, err := s.NewAccessKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk, ok := s.LookupKey(ak)
+	if !ok {
+		t.Fatalf("LookupKey rejected a fresh access key")
+	}
+	blob, err = s.Seal(ak, lk, []byte(content), created, expires)
+	if err != nil {
+		t.Fatalf("Seal: %v", err)
+	}
+	return ak, lk, blob
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := newSealer(t, testServerKey)
+	for _, content := range []string{"x", "hunter2", strings.Repeat("é", 40000)} {
+		ak, lk, blob := sealOne(t, s, content)
+		if got, want := len(blob), len(content)+Overhead; got != want {
+			t.Errorf("envelope length: got %d, want %d", got, want)
+		}
+		got, c, e, err := s.Open(ak, lk, blob)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		if string(got) != content || !c.Equal(created) || !e.Equal(expires) {
+			t.Errorf("Open: got (%d bytes, %v, %v), want (%d bytes, %v, %v)", len(got), c, e, len(content), created, expires)
+		}
+		if exp, ok := s.Expiry(blob); !ok || !exp.Equal(expires) {
+			t.Errorf("Expiry: got %v %v, want %v", exp, ok, expires)
+		}
+	}
+}
+
+func TestAccessKeyShape(t *testing.T) {
+	t.Parallel()
+	s := newSealer(t, testServerKey)
+	seen := map[string]bool{}
+	for range 1000 {
+		ak, err := s.NewAccessKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ak) != AccessKeyLen || strings.ContainsAny(ak, "+/=") {
+			t.Fatalf("access key %q: want 43 base64url characters without padding", ak)
+		}
+		if seen[ak] {
+			t.Fatalf("access key repeated after %d draws", len(seen))
+		}
+		seen[ak] = true
+	}
+}
+
+func TestLookupKey(t *testing.T) {
+	t.Parallel()
+	ak := strings.Repeat("A", 43)
+	lk, ok := LookupKey(ak)
+	if !ok {
+		t.Fatal("LookupKey rejected a well-formed key")
+	}
+	if !strings.HasPrefix(lk, "readonce:v1:") || len(lk) != len("readonce:v1:")+43 {
+		t.Errorf("lookup key %q: want readonce:v1: and 43 characters", lk)
+	}
+	if strings.Contains(lk, ak) {
+		t.Errorf("lookup key contains the access key")
+	}
+	lk2, _ := LookupKey(strings.Repeat("A", 42) + "Q")
+	if lk2 == lk {
+		t.Errorf("two access keys share a lookup key")
+	}
+	for _, bad := range []string{
+		"", "short", strings.Repeat("A", 42), strings.Repeat("A", 44),
+		strings.Repeat("A", 42) + "=", strings.Repeat("A", 42) + "+", strings.Repeat("A", 42) + "/",
+		strings.Repeat("A", 42) + "B", // non-canonical: trailing bits set
+		strings.Repeat("A", 41) + "é",
+		"../../../../../../../etc/passwd/../../../../x",
+	} {
+		if _, ok := LookupKey(bad); ok {
+			t.Errorf("LookupKey(%q) accepted a malformed key", bad)
+		}
+	}
+}
+
+func TestOpenRejectsWrongContext(t *testing.T) {
+	t.Parallel()
+	s := newSealer(t, testServerKey)
+	ak, lk, blob := sealOne(t, s, "hunter2")
+	ak2, lk2, _ := sealOne(t, s, "other")
+	cases := map[string]func() ([]byte, time.Time, time.Time, error){
+		"other access key":     func() ([]byte, time.Time, time.Time, error) { return s.Open(ak2, lk, blob) },
+		"moved to another key": func() ([]byte, time.Time, time.Time, error) { return s.Open(ak, lk2, blob) },
+		"other server key": func() ([]byte, time.Time, time.Time, error) {
+			return newSealer(t, otherKey).Open(ak, lk, blob)
+		},
+		"empty":     func() ([]byte, time.Time, time.Time, error) { return s.Open(ak, lk, nil) },
+		"truncated": func() ([]byte, time.Time, time.Time, error) { return s.Open(ak, lk, blob[:Overhead-1]) },
+		"extended": func() ([]byte, time.Time, time.Time, error) {
+			return s.Open(ak, lk, append(bytes.Clone(blob), 0))
+		},
+		"version 2": func() ([]byte, time.Time, time.Time, error) {
+			b := bytes.Clone(blob)
+			b[0] = 2
+			return s.Open(ak, lk, b)
+		},
+		"malformed access key": func() ([]byte, time.Time, time.Time, error) { return s.Open("x", lk, blob) },
+	}
+	for name, open := range cases {
+		t.Run(name, func(t *testing.T) {
+			content, _, _, err := open()
+			if !errors.Is(err, ErrOpen) || content != nil {
+				t.Errorf("got (%q, %v), want (nil, ErrOpen)", content, err)
+			}
+		})
+	}
+}
+
+// Every single-bit change anywhere in an envelope must fail to open.
+func TestOpenRejectsEveryBitFlip(t *testing.T) {
+	t.Parallel()
+	s := newSealer(t, testServerKey)
+	ak, lk, blob := sealOne(t, s, "correct horse battery staple")
+	for i := range len(blob) * 8 {
+		b := bytes.Clone(blob)
+		b[i/8] ^= 1 << (i % 8)
+		if content, _, _, err := s.Open(ak, lk, b); !errors.Is(err, ErrOpen) {
+			t.Fatalf("flip of bit %d (byte %d, %s) opened: %q, %v", i, i/8, part(i/8), content, err)
+		}
+	}
+}
+
+func part(offset int) string {
+	switch {
+	case offset == 0:
+		return "version"
+	case offset < 5:
+		return "key id"
+	case offset < 13:
+		return "created_at"
+	case offset < 21:
+		return "expires_at"
+	case offset < 33:
+		return "nonce"
+	default:
+		return "ciphertext"
+	}
+}
+
+func TestRotation(t *testing.T) {
+	t.Parallel()
+	old := newSealer(t, otherKey)
+	ak, lk, blob := sealOne(t, old, "sealed before rotation")
+
+	rotated := newSealer(t, testServerKey, otherKey)
+	if got, _, _, err := rotated.Open(ak, lk, blob); err != nil || string(got) != "sealed before rotation" {
+		t.Fatalf("rotated sealer: got (%q, %v), want the old secret", got, err)
+	}
+	ak2, lk2, blob2 := sealOne(t, rotated, "sealed after rotation")
+	if _, _, _, err := old.Open(ak2, lk2, blob2); !errors.Is(err, ErrOpen) {
+		t.Errorf("new envelope was sealed with the previous key")
+	}
+	if _, _, _, err := newSealer(t, testServerKey).Open(ak, lk, blob); !errors.Is(err, ErrOpen) {
+		t.Errorf("an envelope of a dropped key still opens")
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	t.Parallel()
+	if _, err := New(nil); err == nil {
+		t.Error("New accepted an empty key")
+	}
+	if _, err := New(testServerKey, testServerKey); err == nil {
+		t.Error("New accepted a previous key equal to the current one")
+	}
+	if _, err := New(testServerKey, []byte{}); err == nil {
+		t.Error("New accepted an empty previous key")
+	}
+}
+
+// golden is one envelope written by an earlier build; it must keep opening.
+type golden struct {
+	Comment   string    `json:"comment"`
+	ServerKey string    `json:"server_key"`
+	AccessKey string    `json:"access_key"`
+	LookupKey string    `json:"lookup_key"`
+	Content   string    `json:"content"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Envelope  string    `json:"envelope"`
+}
+
+func TestGoldenV1(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("testdata", "v1.json")
+	if *update {
+		writeGolden(t, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors []golden
+	if err := json.Unmarshal(data, &vectors); err != nil {
+		t.Fatal(err)
+	}
+	if len(vectors) == 0 {
+		t.Fatal("no golden vectors")
+	}
+	for _, g := range vectors {
+		t.Run(g.Comment, func(t *testing.T) {
+			blob, err := base64.StdEncoding.DecodeString(g.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lk, ok := LookupKey(g.AccessKey); !ok || lk != g.LookupKey {
+				t.Errorf("lookup key: got %q, want %q", lk, g.LookupKey)
+			}
+			content, c, e, err := newSealer(t, []byte(g.ServerKey)).Open(g.AccessKey, g.LookupKey, blob)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if string(content) != g.Content || !c.Equal(g.CreatedAt) || !e.Equal(g.ExpiresAt) {
+				t.Errorf("got (%q, %v, %v), want (%q, %v, %v)", content, c, e, g.Content, g.CreatedAt, g.ExpiresAt)
+			}
+		})
+	}
+}
+
+func writeGolden(t *testing.T, path string) {
+	s := newSealer(t, testServerKey)
+	var vectors []golden
+	for _, v := range []struct{ comment, content string }{
+		{"ascii", "hunter2"},
+		{"unicode and newlines", "pässwörd\nzweite Zeile ✓"},
+	} {
+		ak, lk, blob := sealOne(t, s, v.content)
+		vectors = append(vectors, golden{v.comment, string(testServerKey), ak, lk, v.content, created, expires,
+			base64.StdEncoding.EncodeToString(blob)})
+	}
+	data, err := json.MarshalIndent(vectors, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
