@@ -1,0 +1,110 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Options says how to reach Redis.
+type Options struct {
+	// URL is a redis:// or rediss:// URL. Empty means the embedded store.
+	URL string
+	// Timeout bounds every call to Redis: dial, read, write, and the whole
+	// command, so a frozen Redis turns into errors within Timeout.
+	Timeout time.Duration
+	// Logger receives the embedded-store warning and go-redis's own messages.
+	Logger *slog.Logger
+}
+
+// Open connects to Redis (or starts the embedded store) and returns a Store.
+// It does not wait for Redis to answer: readiness is [Store.Ready]'s job, so
+// the process can start while Redis is still coming up.
+func Open(opts Options) (*Store, error) {
+	if opts.Timeout <= 0 {
+		return nil, fmt.Errorf("cache: timeout must be positive, got %v", opts.Timeout)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	// go-redis has one process-wide logger; route it through slog so JSON
+	// logs stay all JSON.
+	redis.SetLogger(redisLogger{logger})
+
+	if opts.URL == "" {
+		return openEmbedded(opts.Timeout, logger)
+	}
+	ro, err := redis.ParseURL(opts.URL)
+	if err != nil {
+		// ParseURL's message can quote the URL, password included.
+		return nil, fmt.Errorf("cache: REDIS_URL is not a valid redis:// URL")
+	}
+	applyLimits(ro, opts.Timeout)
+	return newStore(redis.NewClient(ro), opts.Timeout, nil), nil
+}
+
+// applyLimits sets what every client of ours needs, whatever the URL said.
+func applyLimits(o *redis.Options, timeout time.Duration) {
+	o.DialTimeout = timeout
+	o.ReadTimeout = timeout
+	o.WriteTimeout = timeout
+	o.PoolTimeout = timeout
+	o.ContextTimeoutEnabled = true
+	// go-redis re-sends a command after a timeout or EOF by default. For a
+	// GETDEL that could consume a secret on the first try and answer "not
+	// found" on the second, so no command is ever re-sent: an unknown
+	// outcome is reported as an error and the client sees 503.
+	o.MaxRetries = -1
+	o.DisableIdentity = true
+}
+
+// openEmbedded starts an in-process, Redis-compatible store: miniredis with
+// TTLs running on the wall clock, reached through in-memory pipes, so no port
+// is opened and nothing outside this process can touch it.
+func openEmbedded(timeout time.Duration, logger *slog.Logger) (*Store, error) {
+	m := miniredis.NewMiniRedis()
+	m.ClockTTL(true) // miniredis otherwise moves time only when told
+	var pw [16]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		return nil, fmt.Errorf("cache: embedded password: %w", err)
+	}
+	password := hex.EncodeToString(pw[:])
+	m.RequireAuth(password)
+	ro := &redis.Options{
+		Addr:     "embedded",
+		Password: password,
+		Dialer:   func(context.Context, string, string) (net.Conn, error) { return m.Dial() },
+		Protocol: 2,
+	}
+	applyLimits(ro, timeout)
+	logger.Warn("using the EMBEDDED store: in-process, one process only, nothing survives a restart; set REDIS_URL for anything but a laptop")
+	return newStore(redis.NewClient(ro), timeout, m), nil
+}
+
+// Redacted returns rawURL without its password, for logs.
+func Redacted(rawURL string) string {
+	if rawURL == "" {
+		return ""
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "[unparsable]"
+	}
+	return u.Redacted()
+}
+
+// redisLogger adapts slog to go-redis's logger interface.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+}

@@ -1,0 +1,18 @@
+//go:build integration
+
+package cache
+
+import (
+	"testing"
+
+	"github.com/readonce/readonce/internal/redistest"
+)
+
+func TestIntegrationStore(t *testing.T) {
+	srv := redistest.Start(t)
+	s := openT(t, srv.URL())
+	storeSuite(t, s)
+	t.Run("500 concurrent takes, 20 rounds", func(t *testing.T) {
+		exactlyOnce(t, s, 500, 20)
+	})
+}

@@ -1,0 +1,126 @@
+// Package cache keeps sealed secrets in Redis: SET with a TTL to create,
+// GETDEL to reveal, so that under any concurrency exactly one reader wins.
+// It knows nothing of HTTP or of what the blobs hold.
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Store is a one-time key-value store on Redis.
+type Store struct {
+	rdb      redis.UniversalClient
+	timeout  time.Duration
+	embedded *miniredis.Miniredis // nil unless REDIS_URL was empty
+}
+
+func newStore(rdb redis.UniversalClient, timeout time.Duration, embedded *miniredis.Miniredis) *Store {
+	return &Store{rdb: rdb, timeout: timeout, embedded: embedded}
+}
+
+// Embedded reports whether this is the in-process store.
+func (s *Store) Embedded() bool { return s.embedded != nil }
+
+// Put stores blob under key for ttl. A single SET … EX: idempotent, so a
+// client that retries after an error cannot create a second copy.
+func (s *Store) Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.rdb.Set(ctx, key, blob, ttl).Err(); err != nil {
+		return classify("put", err)
+	}
+	return nil
+}
+
+// Take atomically reads and deletes key. found is false when there is no
+// such key (never stored, expired, or already taken). An error means the
+// outcome is unknown: the key may or may not have been consumed.
+func (s *Store) Take(ctx context.Context, key string) (blob []byte, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	blob, err = s.rdb.GetDel(ctx, key).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, classify("take", err)
+	}
+	return blob, true, nil
+}
+
+// Restore puts back a blob that was taken but could not be used, expiring at
+// expiresAt as it would have. It never overwrites: if the key exists again,
+// that value wins. A past expiresAt restores nothing.
+func (s *Store) Restore(ctx context.Context, key string, blob []byte, expiresAt time.Time) error {
+	if !time.Now().Before(expiresAt) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	err := s.rdb.SetArgs(ctx, key, blob, redis.SetArgs{Mode: "NX", ExpireAt: expiresAt}).Err()
+	if err != nil && !errors.Is(err, redis.Nil) { // redis.Nil: NX found the key
+		return classify("restore", err)
+	}
+	return nil
+}
+
+// Ready reports whether Redis answers.
+func (s *Store) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return classify("ping", err)
+	}
+	return nil
+}
+
+// Close releases connections and stops the embedded store.
+func (s *Store) Close() error {
+	err := s.rdb.Close()
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+	return err
+}
+
+// Error is what every failed store call returns: the operation and a kind
+// that is safe to log and to use as a metric label. It never holds a key.
+type Error struct {
+	Op   string
+	Kind string // "timeout", "oom", "readonly", "connection", "reply"
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("cache: %s: %s: %v", e.Op, e.Kind, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// StorageFull reports whether Redis refused a write for lack of memory;
+// callers can answer "storage full" instead of a generic outage.
+func (e *Error) StorageFull() bool { return e.Kind == "oom" }
+
+func classify(op string, err error) error {
+	kind := "connection"
+	var rerr redis.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		kind = "timeout"
+	case redis.IsOOMError(err):
+		kind = "oom"
+	case redis.IsReadOnlyError(err):
+		kind = "readonly"
+	case errors.As(err, &rerr):
+		kind = "reply"
+	}
+	return &Error{Op: op, Kind: kind, Err: err}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
