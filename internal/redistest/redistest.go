@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,8 +46,11 @@ func Start(t testing.TB, extra ...string) *Server {
 		}, extra...)
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, args: args, t: t}
 		s.cmd = exec.Command(bin, args...)
-		s.cmd.Stdout = os.Stderr
-		s.cmd.Stderr = os.Stderr
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.cmd.Stdout, s.cmd.Stderr = logf, logf
 		if err := s.cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
 		}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/readonce/readonce/cache"
+)
+
+// config is every setting of the process, read once from the environment
+// at start and never changed afterwards.
+type config struct {
+	Port      int    `env:"PORT" envDefault:"8000"`
+	Host      string `env:"HOST"` // empty: all interfaces
+	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8000"`
+	AppEnv    string `env:"APP_ENV" envDefault:"development"`
+
+	SecretKey         string   `env:"SECRET_KEY"`
+	SecretKeyPrevious []string `env:"SECRET_KEY_PREVIOUS" envSeparator:","`
+
+	Algorithm                string `env:"ALGORITHM" envDefault:"HS256"`
+	AccessTokenExpireMinutes int    `env:"ACCESS_TOKEN_EXPIRE_MINUTES" envDefault:"30"`
+
+	RedisURL     string        `env:"REDIS_URL"`
+	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"2s"`
+
+	MaxContentBytes int `env:"MAX_CONTENT_BYTES" envDefault:"65536"`
+	DefaultTTLHours int `env:"DEFAULT_TTL_HOURS" envDefault:"24"`
+	MaxTTLHours     int `env:"MAX_TTL_HOURS" envDefault:"168"`
+
+	ReadTimeout     time.Duration `env:"READ_TIMEOUT" envDefault:"10s"`
+	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
+	IdleTimeout     time.Duration `env:"IDLE_TIMEOUT" envDefault:"60s"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	MaxConnections  int           `env:"MAX_CONNECTIONS" envDefault:"10000"`
+
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT"` // text or json; default json in production
+
+	// ephemeralKey is set when SECRET_KEY was not given (development on the
+	// embedded store only): a random key that dies with the process.
+	ephemeralKey bool
+}
+
+const (
+	envDevelopment = "development"
+	envProduction  = "production"
+	minSecretKey   = 32
+)
+
+// loadConfig reads and validates the configuration. Every error names the
+// variable at fault and never quotes SECRET_KEY.
+func loadConfig(environ map[string]string) (config, error) {
+	var c config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return c, explainEnvError(err)
+	}
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	if c.SecretKey == "" {
+		var k [32]byte
+		if _, err := rand.Read(k[:]); err != nil {
+			return c, fmt.Errorf("config: ephemeral SECRET_KEY: %w", err)
+		}
+		c.SecretKey = hex.EncodeToString(k[:])
+		c.ephemeralKey = true
+	}
+	return c, nil
+}
+
+func (c *config) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{name}, args...)...))
+	}
+	if c.AppEnv != envDevelopment && c.AppEnv != envProduction {
+		bad("APP_ENV", "must be %q or %q, got %q", envDevelopment, envProduction, c.AppEnv)
+	}
+	prod := c.AppEnv == envProduction
+	if c.Port < 0 || c.Port > 65535 {
+		bad("PORT", "must be 0..65535, got %d", c.Port)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
+		u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		bad("PUBLIC_URL", "must be an http(s) URL with a host and no query, e.g. https://secrets.example.com")
+	}
+
+	switch {
+	case c.SecretKey == "" && prod:
+		bad("SECRET_KEY", "is required in production (generate one with: openssl rand -hex 32)")
+	case c.SecretKey == "" && c.RedisURL != "":
+		bad("SECRET_KEY", "is required with an external Redis: a random key would strand every stored secret at the next restart")
+	case c.SecretKey != "" && len(c.SecretKey) < minSecretKey:
+		bad("SECRET_KEY", "must be at least %d characters (generate one with: openssl rand -hex 32)", minSecretKey)
+	case c.SecretKey != "" && prod && weakSecret(c.SecretKey):
+		bad("SECRET_KEY", "looks like a placeholder or a low-entropy value; generate one with: openssl rand -hex 32")
+	}
+	for i, k := range c.SecretKeyPrevious {
+		c.SecretKeyPrevious[i] = strings.TrimSpace(k)
+		if c.SecretKeyPrevious[i] == "" {
+			bad("SECRET_KEY_PREVIOUS", "entry %d is empty", i+1)
+		} else if c.SecretKeyPrevious[i] == c.SecretKey {
+			bad("SECRET_KEY_PREVIOUS", "entry %d repeats SECRET_KEY", i+1)
+		}
+	}
+	if prod && c.RedisURL == "" {
+		bad("REDIS_URL", "is required in production: the embedded store keeps nothing across restarts")
+	}
+
+	switch c.Algorithm {
+	case "HS256", "HS384", "HS512":
+	default:
+		bad("ALGORITHM", "must be HS256, HS384 or HS512, got %q", c.Algorithm)
+	}
+	if c.AccessTokenExpireMinutes < 1 {
+		bad("ACCESS_TOKEN_EXPIRE_MINUTES", "must be at least 1, got %d", c.AccessTokenExpireMinutes)
+	}
+	if c.MaxContentBytes < 1 || c.MaxContentBytes > 16<<20 {
+		bad("MAX_CONTENT_BYTES", "must be 1..%d, got %d", 16<<20, c.MaxContentBytes)
+	}
+	if c.MaxTTLHours < 1 || c.MaxTTLHours > 24*365 {
+		bad("MAX_TTL_HOURS", "must be 1..%d, got %d", 24*365, c.MaxTTLHours)
+	}
+	if c.DefaultTTLHours < 1 || c.DefaultTTLHours > c.MaxTTLHours {
+		bad("DEFAULT_TTL_HOURS", "must be 1..MAX_TTL_HOURS (%d), got %d", c.MaxTTLHours, c.DefaultTTLHours)
+	}
+	for name, d := range map[string]time.Duration{
+		"REDIS_TIMEOUT": c.RedisTimeout, "READ_TIMEOUT": c.ReadTimeout, "WRITE_TIMEOUT": c.WriteTimeout,
+		"IDLE_TIMEOUT": c.IdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+	} {
+		if d <= 0 || d > 10*time.Minute {
+			bad(name, "must be a duration above 0 and at most 10m, got %v", d)
+		}
+	}
+	if c.MaxConnections < 1 {
+		bad("MAX_CONNECTIONS", "must be at least 1, got %d", c.MaxConnections)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "":
+		c.LogFormat = "text"
+		if prod {
+			c.LogFormat = "json"
+		}
+	case "text", "json":
+	default:
+		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// weakSecret catches the keys people paste from examples: placeholders and
+// values with too few distinct characters to be random.
+func weakSecret(k string) bool {
+	lower := strings.ToLower(k)
+	for _, word := range []string{"change", "secret", "example", "default", "password", "insecure", "replace", "your", "test"} {
+		if strings.Contains(lower, word) {
+			return true
+		}
+	}
+	distinct := map[rune]bool{}
+	for _, r := range k {
+		distinct[r] = true
+	}
+	return len(distinct) < 10
+}
+
+// explainEnvError turns caarlos0/env's field names into variable names.
+func explainEnvError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("config: %w", err)
+	}
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			out = append(out, fmt.Errorf("config: %s: invalid %s value: %v", envName(pe.Name), pe.Type, pe.Err))
+			continue
+		}
+		out = append(out, fmt.Errorf("config: %w", e))
+	}
+	return errors.Join(out...)
+}
+
+func envName(field string) string {
+	if f, ok := reflect.TypeFor[config]().FieldByName(field); ok {
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			return name
+		}
+	}
+	return field
+}
+
+// LogValue lets the config be logged at start without its secrets.
+func (c config) LogValue() slog.Value {
+	key := "[set]"
+	if c.ephemeralKey {
+		key = "[ephemeral]"
+	}
+	store := "embedded"
+	if c.RedisURL != "" {
+		store = cache.Redacted(c.RedisURL)
+	}
+	return slog.GroupValue(
+		slog.String("app_env", c.AppEnv),
+		slog.Int("port", c.Port),
+		slog.String("public_url", c.PublicURL),
+		slog.String("store", store),
+		slog.String("secret_key", key),
+		slog.Int("previous_keys", len(c.SecretKeyPrevious)),
+		slog.Int("max_content_bytes", c.MaxContentBytes),
+		slog.Int("default_ttl_hours", c.DefaultTTLHours),
+		slog.Int("max_ttl_hours", c.MaxTTLHours),
+		slog.Duration("redis_timeout", c.RedisTimeout),
+	)
+}
+
+// String keeps fmt from printing the key too.
+func (c config) String() string { return "config{…}" }

@@ -1,0 +1,443 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/readonce/readonce/server"
+)
+
+const notFoundBody = `{"detail":"Secret not found, expired, or already read"}`
+
+// TestAPI runs the HTTP suite on miniredis; integration_test.go runs the
+// same suite on a real redis-server.
+func TestAPI(t *testing.T) {
+	apiSuite(t, miniBackend(t))
+}
+
+func apiSuite(t *testing.T, be backend) {
+	t.Run("create and reveal once", func(t *testing.T) { testCreateReveal(t, startApp(t, be)) })
+	t.Run("validation", func(t *testing.T) { testValidation(t, startApp(t, be)) })
+	t.Run("ttl", func(t *testing.T) { testTTL(t, startApp(t, be)) })
+	t.Run("methods never consume", func(t *testing.T) { testMethods(t, startApp(t, be)) })
+	t.Run("no redirects", func(t *testing.T) { testNoRedirects(t, startApp(t, be)) })
+	t.Run("secret_url ignores request headers", func(t *testing.T) { testLinkPoisoning(t, startApp(t, be)) })
+	t.Run("wrong server key burns nothing", func(t *testing.T) { testWrongKey(t, be) })
+	t.Run("expired envelope is never returned", func(t *testing.T) { testExpiredEnvelope(t, startApp(t, be)) })
+	t.Run("logs hold no key and no content", func(t *testing.T) { testLogs(t, startApp(t, be)) })
+	t.Run("health and ready", func(t *testing.T) { testHealthReady(t, startApp(t, be)) })
+	t.Run("concurrent reveals: exactly one 200", func(t *testing.T) { concurrentReveals(t, startApp(t, be), 50, 3) })
+}
+
+func testCreateReveal(t *testing.T, a *app) {
+	for _, path := range []string{"/api/v1/secrets/", "/api/v1/secrets"} {
+		before := time.Now().UTC()
+		r := a.do("POST", path, `{"content":"pässwörd ✓\nline two","ttl_hours":2}`)
+		if r.status != 201 {
+			t.Fatalf("POST %s: status %d, body %s", path, r.status, r.body)
+		}
+		body := r.json(t)
+		if len(body) != 3 {
+			t.Errorf("create body has fields %v, want access_key, expires_at, secret_url", body)
+		}
+		key, _ := body["access_key"].(string)
+		if len(key) != 43 {
+			t.Fatalf("access_key %q: want 43 characters", key)
+		}
+		if got, want := body["secret_url"], publicURL+"/api/v1/secrets/"+key; got != want {
+			t.Errorf("secret_url: got %v, want %v", got, want)
+		}
+		exp, err := time.Parse("2006-01-02T15:04:05.000000Z", body["expires_at"].(string))
+		if err != nil {
+			t.Fatalf("expires_at %q is not RFC 3339 UTC with microseconds: %v", body["expires_at"], err)
+		}
+		if d := exp.Sub(before); d < 2*time.Hour-time.Second || d > 2*time.Hour+5*time.Second {
+			t.Errorf("expires_at is %v after the request, want 2h", d)
+		}
+
+		r = a.do("GET", "/api/v1/secrets/"+key, "")
+		if r.status != 200 {
+			t.Fatalf("first reveal: status %d, body %s", r.status, r.body)
+		}
+		got := r.json(t)
+		if got["content"] != "pässwörd ✓\nline two" {
+			t.Errorf("content: got %q", got["content"])
+		}
+		created, err := time.Parse("2006-01-02T15:04:05.000000Z", got["created_at"].(string))
+		if err != nil || !created.Add(2*time.Hour).Equal(exp) {
+			t.Errorf("created_at %v (%v): want expires_at - 2h = %v", got["created_at"], err, exp.Add(-2*time.Hour))
+		}
+		if len(got) != 2 {
+			t.Errorf("reveal body has fields %v, want content and created_at", got)
+		}
+
+		second := a.do("GET", "/api/v1/secrets/"+key, "")
+		never := a.do("GET", "/api/v1/secrets/"+strings.Repeat("A", 43), "")
+		malformed := a.do("GET", "/api/v1/secrets/not-a-key", "")
+		for name, r := range map[string]response{"second read": second, "never existed": never, "malformed": malformed} {
+			if r.status != 404 || string(r.body) != notFoundBody {
+				t.Errorf("%s: got %d %s, want 404 %s", name, r.status, r.body, notFoundBody)
+			}
+		}
+	}
+	if a.be.mr != nil {
+		before := a.be.mr.CommandCount()
+		a.do("GET", "/api/v1/secrets/"+strings.Repeat("!", 43), "")
+		a.do("GET", "/api/v1/secrets/"+strings.Repeat("A", 44), "")
+		if n := a.be.mr.CommandCount() - before; n != 0 {
+			t.Errorf("malformed keys cost %d Redis commands, want 0", n)
+		}
+	}
+}
+
+func testValidation(t *testing.T, a *app) {
+	big := strings.Repeat("a", maxContent+1)
+	cases := []struct {
+		name, body, contentType string
+		status                  int
+		errType                 string // for 422: the type of the first error
+	}{
+		{"ttl 0", `{"content":"x","ttl_hours":0}`, "", 422, "greater_than_equal"},
+		{"ttl -1", `{"content":"x","ttl_hours":-1}`, "", 422, "greater_than_equal"},
+		{"ttl 169", `{"content":"x","ttl_hours":169}`, "", 422, "less_than_equal"},
+		{"ttl huge", `{"content":"x","ttl_hours":99999999999999999999999}`, "", 422, "less_than_equal"},
+		{"ttl string", `{"content":"x","ttl_hours":"24"}`, "", 422, "int_type"},
+		{"ttl float", `{"content":"x","ttl_hours":24.5}`, "", 422, "int_from_float"},
+		{"ttl 24.0", `{"content":"x","ttl_hours":24.0}`, "", 422, "int_from_float"},
+		{"ttl exponent", `{"content":"x","ttl_hours":1e1}`, "", 422, "int_from_float"},
+		{"ttl true", `{"content":"x","ttl_hours":true}`, "", 422, "int_type"},
+		{"ttl object", `{"content":"x","ttl_hours":{}}`, "", 422, "int_type"},
+		{"content empty", `{"content":""}`, "", 422, "string_too_short"},
+		{"content number", `{"content":5}`, "", 422, "string_type"},
+		{"content null", `{"content":null}`, "", 422, "string_type"},
+		{"content array", `{"content":["a"]}`, "", 422, "string_type"},
+		{"content missing", `{"ttl_hours":1}`, "", 422, "missing"},
+		{"content too long", `{"content":"` + big + `"}`, "", 422, "string_too_long"},
+		{"content invalid UTF-8", "{\"content\":\"a\xff\xfeb\"}", "", 422, "string_unicode"},
+		{"content lone surrogate", `{"content":"a\ud800b"}`, "", 422, "string_unicode"},
+		{"unknown field", `{"content":"x","ttl_hour":1}`, "", 422, "extra_forbidden"},
+		{"duplicate field", `{"content":"x","content":"y"}`, "", 422, "duplicate_field"},
+		{"duplicate ttl", `{"content":"x","ttl_hours":1,"ttl_hours":2}`, "", 422, "duplicate_field"},
+		{"trailing object", `{"content":"x"}{"content":"y"}`, "", 400, ""},
+		{"trailing garbage", `{"content":"x"} x`, "", 400, ""},
+		{"not JSON", `content=x`, "", 400, ""},
+		{"truncated", `{"content":"x"`, "", 400, ""},
+		{"empty body", ``, "", 400, ""},
+		{"array", `[{"content":"x"}]`, "", 400, ""},
+		{"string", `"x"`, "", 400, ""},
+		{"text/plain", `{"content":"x"}`, "text/plain", 415, ""},
+		{"form", `{"content":"x"}`, "application/x-www-form-urlencoded", 415, ""},
+		{"over the body limit", `{"content":"` + strings.Repeat("a", server.MaxBodyBytes(maxContent)+1) + `"}`, "", 413, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := a.with(t)
+			before := a.be.dbsize(t)
+			var r response
+			if c.status == 413 {
+				r = a.rawPost("/api/v1/secrets/", c.body)
+			} else if c.contentType != "" {
+				r = a.do("POST", "/api/v1/secrets/", c.body, "Content-Type", c.contentType)
+			} else if c.body == "" {
+				r = a.do("POST", "/api/v1/secrets/", "", "Content-Type", "application/json")
+			} else {
+				r = a.do("POST", "/api/v1/secrets/", c.body)
+			}
+			if r.status != c.status {
+				t.Fatalf("status: got %d (%s), want %d", r.status, r.body, c.status)
+			}
+			if after := a.be.dbsize(t); after != before {
+				t.Errorf("a rejected request stored something: %d keys before, %d after", before, after)
+			}
+			if strings.Contains(string(r.body), "ctnt") || (len(c.body) > 20 && strings.Contains(string(r.body), c.body)) {
+				t.Errorf("error body echoes the request: %s", r.body)
+			}
+			detail := r.json(t)["detail"]
+			if c.status != 422 {
+				if _, ok := detail.(string); !ok {
+					t.Errorf("detail: got %v, want a message", detail)
+				}
+				return
+			}
+			list, _ := detail.([]any)
+			if len(list) == 0 {
+				t.Fatalf("422 detail: got %v, want a list", detail)
+			}
+			first := list[0].(map[string]any)
+			if first["type"] != c.errType || first["msg"] == "" {
+				t.Errorf("422 detail: got %v, want type %s", first, c.errType)
+			}
+			if loc, _ := first["loc"].([]any); len(loc) != 2 || loc[0] != "body" {
+				t.Errorf("422 loc: got %v, want [body, field]", first["loc"])
+			}
+		})
+	}
+
+	// Accepted edge cases.
+	for _, body := range []string{
+		`{"content":"` + strings.Repeat("é", maxContent/2) + `"}`, // exactly the limit, in bytes
+		`{"content":"x","ttl_hours":null}`,
+		`{"content":"x","ttl_hours":168}`,
+		" \n{\"content\":\"x\"}\n ",
+	} {
+		if r := a.do("POST", "/api/v1/secrets/", body, "Content-Type", "application/json; charset=utf-8"); r.status != 201 {
+			t.Errorf("%.40s…: got %d %s, want 201", body, r.status, r.body)
+		}
+	}
+	if r := a.do("POST", "/api/v1/secrets/", ``); r.status != 400 {
+		t.Errorf("no Content-Type, empty body: got %d, want 400", r.status)
+	}
+}
+
+func testTTL(t *testing.T, a *app) {
+	for _, body := range []string{`{"content":"x"}`, `{"content":"x","ttl_hours":null}`} {
+		r := a.do("POST", "/api/v1/secrets/", body)
+		exp, _ := time.Parse(time.RFC3339Nano, r.json(t)["expires_at"].(string))
+		if d := time.Until(exp); d < 24*time.Hour-time.Minute || d > 24*time.Hour {
+			t.Errorf("%s: expires in %v, want the 24h default", body, d)
+		}
+	}
+}
+
+func testMethods(t *testing.T, a *app) {
+	key := a.create("still here")
+	for _, m := range []string{"HEAD", "OPTIONS", "DELETE", "PUT", "PATCH"} {
+		r := a.do(m, "/api/v1/secrets/"+key, "")
+		if r.status != 405 {
+			t.Errorf("%s: got %d, want 405", m, r.status)
+		}
+		if allow := r.header["Allow"]; allow != "GET" {
+			t.Errorf("%s: Allow %q, want GET", m, allow)
+		}
+	}
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
+		t.Fatalf("after HEAD/OPTIONS the secret was gone: %d", r.status)
+	}
+	if r := a.do("GET", "/api/v1/secrets/", ""); r.status != 405 {
+		t.Errorf("GET on the create path: got %d, want 405", r.status)
+	}
+	if r := a.do("GET", "/nope", ""); r.status != 404 {
+		t.Errorf("unknown path: got %d, want 404", r.status)
+	}
+}
+
+func testNoRedirects(t *testing.T, a *app) {
+	key := a.create("not via a redirect")
+	for _, path := range []string{
+		"/api/v1/secrets/" + key + "/",
+		"/api/v1/Secrets/" + key,
+		"/api/v1//secrets/" + key,
+		"/api/v1/secrets/../secrets/" + key,
+		"/api/v1/secrets/" + key + "%2F",
+	} {
+		r := a.rawGet(path)
+		if r.status >= 300 && r.status < 400 || r.header["Location"] != "" {
+			t.Errorf("GET %s: redirected (%d to %q)", path, r.status, r.header["Location"])
+		}
+		if r.status == 200 {
+			t.Errorf("GET %s revealed the secret through a non-canonical path", path)
+		}
+	}
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
+		t.Errorf("the secret did not survive the odd paths: %d", r.status)
+	}
+}
+
+func testLinkPoisoning(t *testing.T, a *app) {
+	r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`,
+		"Host", "evil.example", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "http",
+		"Forwarded", "host=evil.example")
+	url, _ := r.json(t)["secret_url"].(string)
+	if !strings.HasPrefix(url, publicURL+"/api/v1/secrets/") {
+		t.Errorf("secret_url %q does not start with PUBLIC_URL", url)
+	}
+}
+
+func testWrongKey(t *testing.T, be backend) {
+	right := startApp(t, be)
+	key := right.create("survives a bad deploy", 3)
+	wrong := startApp(t, be, withKey("a-different-32-byte-server-key-oops!!"))
+	r := wrong.do("GET", "/api/v1/secrets/"+key, "")
+	if r.status != 503 || r.header["Retry-After"] == "" {
+		t.Fatalf("wrong SECRET_KEY: got %d %s (Retry-After %q), want 503 with Retry-After", r.status, r.body, r.header["Retry-After"])
+	}
+	if strings.Contains(string(r.body), "survives") {
+		t.Errorf("503 body leaks content")
+	}
+	r = right.do("GET", "/api/v1/secrets/"+key, "")
+	if r.status != 200 || r.json(t)["content"] != "survives a bad deploy" {
+		t.Fatalf("after fixing SECRET_KEY: got %d %s, want 200 and the content", r.status, r.body)
+	}
+}
+
+func testExpiredEnvelope(t *testing.T, a *app) {
+	key := a.create("short-lived", 1)
+	// The store still holds it (no time passed for Redis), but the server's
+	// clock is past expires_at: it must not be served.
+	a.clock.advance(time.Hour + time.Second)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 404 || string(r.body) != notFoundBody {
+		t.Errorf("expired envelope: got %d %s, want 404", r.status, r.body)
+	}
+}
+
+func testLogs(t *testing.T, a *app) {
+	content := "log-canary-" + strings.Repeat("z", 20)
+	r := a.do("POST", "/api/v1/secrets/", `{"content":"`+content+`"}`, "X-Request-ID", "req-create-1")
+	key := r.json(t)["access_key"].(string)
+	if r.header["X-Request-Id"] != "req-create-1" {
+		t.Errorf("X-Request-ID not echoed: %q", r.header["X-Request-Id"])
+	}
+	r = a.do("GET", "/api/v1/secrets/"+key, "", "X-Request-ID", "bad id with spaces")
+	if id := r.header["X-Request-Id"]; id == "" || strings.Contains(id, " ") {
+		t.Errorf("an invalid X-Request-ID was kept or none was made: %q", id)
+	}
+	a.do("GET", "/api/v1/secrets/"+key, "")
+
+	logs := a.logs.String()
+	for _, secret := range []string{key, content, key[:16], lookupSafePrefix(key)} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain secret material %q", secret)
+		}
+	}
+	var lines int
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		if rec["msg"] != "request" {
+			continue
+		}
+		lines++
+		for _, field := range []string{"method", "route", "status", "duration", "request_id"} {
+			if _, ok := rec[field]; !ok {
+				t.Errorf("access log line lacks %s: %s", field, line)
+			}
+		}
+	}
+	if lines != 3 {
+		t.Errorf("got %d access log lines for 3 requests", lines)
+	}
+	if !strings.Contains(logs, `"route":"/api/v1/secrets/{access_key}"`) || !strings.Contains(logs, `"request_id":"req-create-1"`) {
+		t.Errorf("access log lacks the route template or request id:\n%s", logs)
+	}
+}
+
+func lookupSafePrefix(key string) string { return key[len(key)-16:] }
+
+func testHealthReady(t *testing.T, a *app) {
+	if r := a.do("GET", "/health", ""); r.status != 200 || string(r.body) != `{"status":"healthy"}` {
+		t.Errorf("/health: got %d %s", r.status, r.body)
+	}
+	if r := a.do("GET", "/ready", ""); r.status != 200 {
+		t.Errorf("/ready: got %d %s", r.status, r.body)
+	}
+	if a.be.mr == nil {
+		return
+	}
+	before := a.be.mr.CommandCount()
+	a.do("GET", "/health", "")
+	if n := a.be.mr.CommandCount() - before; n != 0 {
+		t.Errorf("/health sent %d commands to Redis, want 0", n)
+	}
+}
+
+// concurrentReveals races readers on one key: exactly one may win.
+func concurrentReveals(t *testing.T, a *app, readers, rounds int) {
+	for round := range rounds {
+		key := a.create("only once")
+		var ok, notFound, other atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range readers {
+			wg.Go(func() {
+				<-start
+				switch r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status {
+				case 200:
+					ok.Add(1)
+				case 404:
+					notFound.Add(1)
+				default:
+					other.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if ok.Load() != 1 || other.Load() != 0 {
+			t.Fatalf("round %d: %d × 200, %d × 404, %d other; want exactly one 200 and no errors",
+				round, ok.Load(), notFound.Load(), other.Load())
+		}
+	}
+}
+
+// Hermetic-only tests: they need miniredis's fault injection.
+
+func TestStoreFailures(t *testing.T) {
+	be := miniBackend(t)
+	a := startApp(t, be)
+	key := a.create("kept through an outage")
+
+	be.mr.SetError("LOADING Redis is loading the dataset in memory")
+	for _, r := range []response{
+		a.do("POST", "/api/v1/secrets/", `{"content":"x"}`),
+		a.do("GET", "/api/v1/secrets/"+key, ""),
+		a.do("GET", "/ready", ""),
+	} {
+		if r.status != 503 || r.header["Retry-After"] == "" {
+			t.Errorf("Redis failing: got %d %s (Retry-After %q), want 503 with Retry-After", r.status, r.body, r.header["Retry-After"])
+		}
+		if strings.Contains(string(r.body), "LOADING") {
+			t.Errorf("503 body leaks internal error text: %s", r.body)
+		}
+	}
+	if r := a.do("GET", "/health", ""); r.status != 200 {
+		t.Errorf("/health depends on Redis: %d", r.status)
+	}
+
+	be.mr.SetError("OOM command not allowed when used memory > 'maxmemory'.")
+	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`); r.status != 503 || r.json(t)["detail"] != "storage full" {
+		t.Errorf("Redis full: got %d %s, want 503 storage full", r.status, r.body)
+	}
+
+	be.mr.SetError("")
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
+		t.Errorf("after the outage: got %d, want the secret", r.status)
+	}
+}
+
+type panickingStore struct{ server.Store }
+
+func (panickingStore) Put(context.Context, string, []byte, time.Duration) error {
+	panic(errors.New("boom with content-canary"))
+}
+
+func TestPanicIs500(t *testing.T) {
+	a := startApp(t, miniBackend(t), withStore(func(s server.Store) server.Store { return panickingStore{s} }))
+	r := a.do("POST", "/api/v1/secrets/", `{"content":"content-canary"}`)
+	if r.status != 500 || string(r.body) != `{"detail":"Internal Server Error"}` {
+		t.Errorf("panic: got %d %s, want 500 with a fixed message", r.status, r.body)
+	}
+	if strings.Contains(a.logs.String(), "content-canary") {
+		t.Errorf("the panic value reached the log")
+	}
+	if r := a.do("GET", "/health", ""); r.status != 200 {
+		t.Errorf("server did not survive a panic: %d", r.status)
+	}
+}
+
+func TestExpiryInStore(t *testing.T) {
+	be := miniBackend(t)
+	a := startApp(t, be)
+	key := a.create("gone after an hour", 1)
+	be.mr.FastForward(time.Hour + time.Second)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 404 {
+		t.Errorf("after the TTL: got %d, want 404", r.status)
+	}
+}

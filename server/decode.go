@@ -1,0 +1,159 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// createRequest is the decoded body of POST /api/v1/secrets/.
+type createRequest struct {
+	Content  []byte
+	TTLHours int // 0 when absent or null
+}
+
+// fieldError is one entry of a 422 detail list, in FastAPI's shape.
+type fieldError struct {
+	Loc  []string `json:"loc"`
+	Msg  string   `json:"msg"`
+	Type string   `json:"type"`
+}
+
+// badBody means the body is not a JSON object at all (400).
+type badBody struct{ msg string }
+
+func (b badBody) Error() string { return b.msg }
+
+var (
+	errNotJSON   = badBody{"Request body is not valid JSON"}
+	errNotObject = badBody{"Request body must be a JSON object"}
+)
+
+// decodeCreate parses body strictly: exactly one JSON object; only the known
+// fields, each at most once; content a non-empty string of valid UTF-8 (no
+// replacement characters slipped in for bad bytes or lone surrogates) of at
+// most maxContent bytes; ttl_hours an integer literal within [1, maxTTL] or
+// null. A typo must not turn into a silent default.
+//
+// It returns a badBody error for a non-object body, or the list of
+// validation failures, or the request.
+func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, []fieldError, error) {
+	var req createRequest
+	// Lenient at the token level so that bad UTF-8 and duplicates come back
+	// here as precise 422s instead of generic syntax errors.
+	dec := jsontext.NewDecoder(bytes.NewReader(body),
+		jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return req, nil, errNotJSON
+	}
+	if tok.Kind() != '{' {
+		return req, nil, errNotObject
+	}
+
+	var errs []fieldError
+	var seenContent, seenTTL bool
+	for dec.PeekKind() != '}' {
+		nameTok, err := dec.ReadToken()
+		if err != nil {
+			return req, nil, errNotJSON
+		}
+		name := nameTok.String()
+		val, err := dec.ReadValue()
+		if err != nil {
+			return req, nil, errNotJSON
+		}
+		switch name {
+		case "content":
+			if seenContent {
+				errs = append(errs, duplicate(name))
+				continue
+			}
+			seenContent = true
+			var fe *fieldError
+			req.Content, fe = decodeContent(val, maxContent)
+			if fe != nil {
+				errs = append(errs, *fe)
+			}
+		case "ttl_hours":
+			if seenTTL {
+				errs = append(errs, duplicate(name))
+				continue
+			}
+			seenTTL = true
+			var fe *fieldError
+			req.TTLHours, fe = decodeTTL(val, maxTTL)
+			if fe != nil {
+				errs = append(errs, *fe)
+			}
+		default:
+			errs = append(errs, fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"})
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing brace
+		return req, nil, errNotJSON
+	}
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		return req, nil, errNotJSON // trailing data after the object
+	}
+	if !seenContent {
+		errs = append(errs, fieldError{loc("content"), "Field required", "missing"})
+	}
+	return req, errs, nil
+}
+
+func decodeContent(val jsontext.Value, maxContent int) ([]byte, *fieldError) {
+	if val.Kind() != '"' {
+		return nil, &fieldError{loc("content"), "Input should be a valid string", "string_type"}
+	}
+	content, err := jsontext.AppendUnquote(nil, val) // strict: rejects bad UTF-8
+	switch {
+	case err != nil:
+		return nil, &fieldError{loc("content"), "Input should be a valid string of UTF-8 text", "string_unicode"}
+	case len(content) == 0:
+		return nil, &fieldError{loc("content"), "String should have at least 1 character", "string_too_short"}
+	case len(content) > maxContent:
+		return nil, &fieldError{loc("content"), "String should have at most " + strconv.Itoa(maxContent) + " bytes", "string_too_long"}
+	}
+	return content, nil
+}
+
+func decodeTTL(val jsontext.Value, maxTTL int) (int, *fieldError) {
+	switch val.Kind() {
+	case 'n':
+		return 0, nil
+	case '0':
+	default:
+		return 0, &fieldError{loc("ttl_hours"), "Input should be a valid integer", "int_type"}
+	}
+	if bytes.ContainsAny(val, ".eE") {
+		return 0, &fieldError{loc("ttl_hours"), "Input should be a valid integer, got a number with a fractional part or exponent", "int_from_float"}
+	}
+	n, err := strconv.ParseInt(string(val), 10, 64)
+	switch {
+	case err != nil && n > 0, err == nil && n > int64(maxTTL):
+		return 0, &fieldError{loc("ttl_hours"), "Input should be less than or equal to " + strconv.Itoa(maxTTL), "less_than_equal"}
+	case err != nil, n < 1:
+		return 0, &fieldError{loc("ttl_hours"), "Input should be greater than or equal to 1", "greater_than_equal"}
+	}
+	return int(n), nil
+}
+
+func duplicate(name string) fieldError {
+	return fieldError{loc(name), "Field given more than once", "duplicate_field"}
+}
+
+func loc(field string) []string { return []string{"body", field} }
+
+// printable bounds an unknown field name before it is echoed back in a 422,
+// and keeps it valid UTF-8.
+func printable(name string) string {
+	const limit = 64
+	if len(name) > limit {
+		name = name[:limit]
+	}
+	return string(bytes.ToValidUTF8([]byte(name), []byte("\uFFFD")))
+}

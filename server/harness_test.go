@@ -1,0 +1,286 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/internal/redistest"
+	"github.com/readonce/readonce/seal"
+	"github.com/readonce/readonce/server"
+)
+
+const (
+	publicURL  = "https://secrets.example.test"
+	maxContent = 1024
+	serverKey  = "an-unguessable-32-byte-server-key-for-tests"
+)
+
+// backend is the Redis the suite runs against: miniredis, or a real
+// redis-server in the integration build.
+type backend struct {
+	addr string
+	mr   *miniredis.Miniredis // nil for a real redis-server
+}
+
+func (b backend) url() string { return "redis://" + b.addr }
+
+// dbsize counts stored keys, asking Redis directly rather than the code
+// under test.
+func (b backend) dbsize(t testing.TB) int {
+	t.Helper()
+	reply, err := redistest.Do(b.addr, "DBSIZE")
+	if err != nil || !strings.HasPrefix(reply, ":") {
+		t.Fatalf("DBSIZE: %q, %v", reply, err)
+	}
+	n, _ := strconv.Atoi(reply[1:])
+	return n
+}
+
+func miniBackend(t testing.TB) backend {
+	m := miniredis.RunT(t)
+	return backend{addr: m.Addr(), mr: m}
+}
+
+// app is one running server on an in-memory listener.
+type app struct {
+	t      testing.TB
+	be     backend
+	client *fasthttp.Client
+	logs   *syncBuffer
+	clock  *clock
+	store  server.Store
+	ln     *fasthttputil.InmemoryListener
+}
+
+type appOption func(*server.Config, *appDeps)
+
+type appDeps struct {
+	key   string
+	store func(server.Store) server.Store
+}
+
+func withKey(k string) appOption { return func(_ *server.Config, d *appDeps) { d.key = k } }
+func withStore(wrap func(server.Store) server.Store) appOption {
+	return func(_ *server.Config, d *appDeps) { d.store = wrap }
+}
+
+func startApp(t testing.TB, be backend, opts ...appOption) *app {
+	t.Helper()
+	logs := &syncBuffer{}
+	clk := &clock{}
+	cfg := server.Config{
+		PublicURL:       publicURL,
+		MaxContentBytes: maxContent,
+		DefaultTTLHours: 24,
+		MaxTTLHours:     168,
+		ReadTimeout:     5 * time.Second,
+		WriteTimeout:    5 * time.Second,
+		IdleTimeout:     5 * time.Second,
+		Concurrency:     1000,
+		Logger:          slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:             clk.now,
+	}
+	deps := appDeps{key: serverKey}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	sealer, err := seal.New([]byte(deps.key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cache.Open(cache.Options{URL: be.url(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var store server.Store = st
+	if deps.store != nil {
+		store = deps.store(st)
+	}
+	srv := server.New(cfg, store, sealer)
+	ln := fasthttputil.NewInmemoryListener()
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return &app{
+		t: t, be: be, logs: logs, clock: clk, store: store, ln: ln,
+		client: &fasthttp.Client{
+			Dial:            func(string) (net.Conn, error) { return ln.Dial() },
+			MaxConnsPerHost: 2000,
+			ReadTimeout:     10 * time.Second,
+		},
+	}
+}
+
+// response is what a test looks at.
+type response struct {
+	status int
+	header map[string]string
+	body   []byte
+}
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %q", r.body)
+	}
+	return m
+}
+
+// do sends one request. Every response, whatever its status, must carry
+// the security headers: that is checked here, for every test.
+func (a *app) do(method, path, body string, headers ...string) response {
+	a.t.Helper()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://readonce.test" + path)
+	req.Header.DisableNormalizing()
+	if body != "" {
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(body)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if strings.EqualFold(headers[i], "Host") {
+			req.UseHostHeader = true
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	if err := a.client.Do(req, resp); err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	r := response{status: resp.StatusCode(), header: map[string]string{}, body: bytes.Clone(resp.Body())}
+	for k, v := range resp.Header.All() {
+		r.header[string(k)] = string(v)
+	}
+	for k, want := range map[string]string{
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+	} {
+		if got := r.header[k]; got != want {
+			a.t.Errorf("%s %s → %d: header %s = %q, want %q", method, path, r.status, k, got, want)
+		}
+	}
+	if r.status >= 300 && r.status != 304 {
+		if ct := r.header["Content-Type"]; method != "HEAD" && ct != "application/json" {
+			a.t.Errorf("%s %s → %d: Content-Type %q, want application/json", method, path, r.status, ct)
+		}
+		if len(r.body) > 0 {
+			r.json(a.t) // error bodies are JSON too
+		}
+	}
+	return r
+}
+
+// with returns the app bound to another (sub)test, so failures land there.
+func (a *app) with(t testing.TB) *app {
+	b := *a
+	b.t = t
+	return &b
+}
+
+// rawPost writes a request while reading the answer, as a client would that
+// keeps sending while the server has already refused the body.
+func (a *app) rawPost(path, body string) response {
+	a.t.Helper()
+	c, err := a.ln.Dial()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer c.Close()
+	go io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: readonce.test\r\nContent-Type: application/json\r\n"+
+		"Content-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	return a.readResponse(c)
+}
+
+func (a *app) readResponse(c net.Conn) response {
+	a.t.Helper()
+	var resp fasthttp.Response
+	if err := resp.Read(bufio.NewReader(c)); err != nil {
+		a.t.Fatal(err)
+	}
+	r := response{status: resp.StatusCode(), header: map[string]string{}, body: bytes.Clone(resp.Body())}
+	for k, v := range resp.Header.All() {
+		r.header[string(k)] = string(v)
+	}
+	return r
+}
+
+// rawGet sends a GET with the path exactly as given (clients normalise
+// paths; an attacker's need not).
+func (a *app) rawGet(path string) response {
+	a.t.Helper()
+	c, err := a.ln.Dial()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: readonce.test\r\nConnection: close\r\n\r\n"); err != nil {
+		a.t.Fatal(err)
+	}
+	return a.readResponse(c)
+}
+
+// create posts a secret and returns the access key, failing unless 201.
+func (a *app) create(content string, ttl ...int) string {
+	a.t.Helper()
+	body := map[string]any{"content": content}
+	if len(ttl) > 0 {
+		body["ttl_hours"] = ttl[0]
+	}
+	b, _ := json.Marshal(body)
+	r := a.do("POST", "/api/v1/secrets/", string(b))
+	if r.status != 201 {
+		a.t.Fatalf("create: status %d, body %s", r.status, r.body)
+	}
+	return r.json(a.t)["access_key"].(string)
+}
+
+// clock is a settable clock; zero means the real time.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+var _ io.Writer = (*syncBuffer)(nil)

@@ -1,0 +1,117 @@
+// Package server is readonce's HTTP API on fasthttp: routing, strict request
+// decoding, validation, the mapping of outcomes to status codes, and the
+// headers every response carries. It declares the two small interfaces it
+// needs — a Store and a Sealer — and knows nothing of Redis or ciphers.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Store keeps sealed blobs. Take must be atomic (read and delete in one
+// step) and must never be retried internally: an error means the outcome is
+// unknown.
+type Store interface {
+	Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error
+	Take(ctx context.Context, key string) (blob []byte, found bool, err error)
+	Restore(ctx context.Context, key string, blob []byte, expiresAt time.Time) error
+	Ready(ctx context.Context) error
+}
+
+// Sealer makes access keys and seals and opens secrets with them.
+type Sealer interface {
+	NewAccessKey() (string, error)
+	// LookupKey maps an access key to its store key; false if malformed.
+	LookupKey(accessKey string) (string, bool)
+	Seal(accessKey, lookupKey string, content []byte, created, expires time.Time) ([]byte, error)
+	Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error)
+	// Expiry reads an envelope's expiry without authenticating it, so that
+	// a blob that cannot be opened can be put back as it was.
+	Expiry(blob []byte) (time.Time, bool)
+}
+
+// Config holds what the server needs from the process configuration.
+type Config struct {
+	PublicURL       string // secret_url prefix; never taken from request headers
+	MaxContentBytes int
+	DefaultTTLHours int
+	MaxTTLHours     int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	Concurrency     int // most connections served at once
+	Logger          *slog.Logger
+	// Now is the clock; nil means time.Now. Tests move it.
+	Now func() time.Time
+}
+
+// Server serves the readonce API.
+type Server struct {
+	cfg       Config
+	store     Store
+	sealer    Sealer
+	log       *slog.Logger
+	now       func() time.Time
+	secretURL string // PublicURL + "/api/v1/secrets/"
+	ids       *requestIDs
+	http      *fasthttp.Server
+}
+
+// New builds a Server; call Serve to accept connections.
+func New(cfg Config, store Store, sealer Sealer) *Server {
+	s := &Server{
+		cfg:       cfg,
+		store:     store,
+		sealer:    sealer,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		secretURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/secrets/",
+		ids:       newRequestIDs(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.http = &fasthttp.Server{
+		Handler:               s.middleware(s.routes()),
+		ErrorHandler:          s.transportError,
+		Name:                  "readonce",
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		Concurrency:           cfg.Concurrency,
+		MaxRequestBodySize:    MaxBodyBytes(cfg.MaxContentBytes),
+		NoDefaultServerHeader: true,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{s.log},
+	}
+	return s
+}
+
+// MaxBodyBytes is the request body limit for a content limit: room for the
+// content fully escaped as \u00XX (6 bytes per byte) plus the JSON around it.
+// Content over the limit but under this gets a precise 422; past this, 413.
+func MaxBodyBytes(maxContent int) int { return 6*maxContent + 1024 }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops accepting, lets in-flight requests finish, and closes idle
+// connections; it gives up when ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWithContext(ctx) }
+
+// fasthttpLogger sends fasthttp's own messages to slog.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
