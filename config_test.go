@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+const strongKey = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(map[string]string{}) // non-nil: never the process environment
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8000 || c.PublicURL != "http://localhost:8000" || c.AppEnv != "development" ||
+		c.MaxContentBytes != 65536 || c.DefaultTTLHours != 24 || c.MaxTTLHours != 168 ||
+		c.RedisTimeout.Seconds() != 2 || c.Algorithm != "HS256" || c.LogFormat != "text" {
+		t.Errorf("defaults: got %+v", c)
+	}
+	if !c.ephemeralKey || len(c.SecretKey) < minSecretKey {
+		t.Errorf("development without SECRET_KEY should get an ephemeral key")
+	}
+}
+
+func TestConfigRejects(t *testing.T) {
+	t.Parallel()
+	prod := func(kv ...string) map[string]string {
+		m := map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379", "SECRET_KEY": strongKey}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantVar string
+	}{
+		{"production without SECRET_KEY", prod("SECRET_KEY", ""), "SECRET_KEY"},
+		{"production without REDIS_URL", prod("REDIS_URL", ""), "REDIS_URL"},
+		{"production with a short key", prod("SECRET_KEY", "abc123"), "SECRET_KEY"},
+		{"production with changeme", prod("SECRET_KEY", "changeme-changeme-changeme-changeme"), "SECRET_KEY"},
+		{"production with a placeholder", prod("SECRET_KEY", "your-secret-key-here-please-update-it"), "SECRET_KEY"},
+		{"production with a repeated char", prod("SECRET_KEY", strings.Repeat("a", 64)), "SECRET_KEY"},
+		{"external Redis without SECRET_KEY", map[string]string{"REDIS_URL": "redis://r:6379"}, "SECRET_KEY"},
+		{"short key in development", map[string]string{"SECRET_KEY": "short"}, "SECRET_KEY"},
+		{"bad APP_ENV", map[string]string{"APP_ENV": "prod"}, "APP_ENV"},
+		{"PORT not a number", map[string]string{"PORT": "http"}, "PORT"},
+		{"PORT out of range", map[string]string{"PORT": "70000"}, "PORT"},
+		{"PUBLIC_URL without scheme", map[string]string{"PUBLIC_URL": "secrets.example.com"}, "PUBLIC_URL"},
+		{"PUBLIC_URL with query", map[string]string{"PUBLIC_URL": "https://x.example/?a=b"}, "PUBLIC_URL"},
+		{"REDIS_TIMEOUT not a duration", map[string]string{"REDIS_TIMEOUT": "2"}, "REDIS_TIMEOUT"},
+		{"REDIS_TIMEOUT zero", map[string]string{"REDIS_TIMEOUT": "0s"}, "REDIS_TIMEOUT"},
+		{"MAX_CONTENT_BYTES zero", map[string]string{"MAX_CONTENT_BYTES": "0"}, "MAX_CONTENT_BYTES"},
+		{"DEFAULT over MAX ttl", map[string]string{"DEFAULT_TTL_HOURS": "200"}, "DEFAULT_TTL_HOURS"},
+		{"ALGORITHM none", map[string]string{"ALGORITHM": "none"}, "ALGORITHM"},
+		{"ALGORITHM RS256", map[string]string{"ALGORITHM": "RS256"}, "ALGORITHM"},
+		{"LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"LOG_FORMAT", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"empty previous key", map[string]string{"SECRET_KEY": strongKey, "SECRET_KEY_PREVIOUS": strongKey + "x,,"}, "SECRET_KEY_PREVIOUS"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadConfig(c.env)
+			if err == nil {
+				t.Fatalf("accepted %v", c.env)
+			}
+			if !strings.Contains(err.Error(), c.wantVar) {
+				t.Errorf("error %q does not name %s", err, c.wantVar)
+			}
+			if k := c.env["SECRET_KEY"]; len(k) > 4 && strings.Contains(err.Error(), k) {
+				t.Errorf("error quotes SECRET_KEY: %q", err)
+			}
+		})
+	}
+}
+
+func TestConfigAcceptsProduction(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://r:6379", "SECRET_KEY": strongKey,
+		"SECRET_KEY_PREVIOUS": " 0bd1bd3c1b8d2c4b8e1b5e0ee1b2f7f5a9a7d5c3e9f1c2b4d6a8e0f2a4c6e8d0 "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogFormat != "json" || c.ephemeralKey || len(c.SecretKeyPrevious) != 1 || strings.HasPrefix(c.SecretKeyPrevious[0], " ") {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestConfigNeverPrintsSecrets(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(map[string]string{"SECRET_KEY": strongKey, "REDIS_URL": "redis://user:redispass@r:6379/0",
+		"SECRET_KEY_PREVIOUS": "0bd1bd3c1b8d2c4b8e1b5e0ee1b2f7f5a9a7d5c3e9f1c2b4d6a8e0f2a4c6e8d0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("start", "config", c)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("start", "config", c)
+	fmt.Fprintf(&buf, "%v %+v %s", c, c, c)
+	for _, s := range []string{strongKey, "0bd1bd3c1b8d", "redispass"} {
+		if strings.Contains(buf.String(), s) {
+			t.Errorf("printed config contains %q:\n%s", s, buf.String())
+		}
+	}
+	if !strings.Contains(buf.String(), "max_ttl_hours") {
+		t.Errorf("the config log lacks its settings: %s", buf.String())
+	}
+}

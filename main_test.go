@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/readonce/readonce/seal"
+)
+
+// program is readonce started through run, as main would start it.
+type program struct {
+	addr string
+	logs *lockedBuffer
+	stop context.CancelFunc
+	done chan error
+}
+
+func start(t *testing.T, env map[string]string) *program {
+	t.Helper()
+	env["PORT"], env["HOST"], env["LOG_FORMAT"], env["LOG_LEVEL"] = "0", "127.0.0.1", "json", "debug"
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &program{logs: &lockedBuffer{}, stop: cancel, done: make(chan error, 1)}
+	go func() { p.done <- run(ctx, nil, env, io.Discard, p.logs) }()
+	t.Cleanup(func() {
+		cancel()
+		<-p.done
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range p.logs.lines() {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "readonce listening" {
+				p.addr = rec.Addr
+				return p
+			}
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("run returned before listening: %v\n%s", err, p.logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("readonce did not start:\n%s", p.logs)
+	return nil
+}
+
+func (p *program) url(path string) string { return "http://" + p.addr + path }
+
+func (p *program) create(t *testing.T, content string) (key string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"content": content})
+	resp, err := http.Post(p.url("/api/v1/secrets/"), "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessKey string `json:"access_key"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %d, %v", resp.StatusCode, err)
+	}
+	return out.AccessKey
+}
+
+func (p *program) reveal(t *testing.T, key string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(p.url("/api/v1/secrets/" + key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Content string }
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out.Content
+}
+
+func TestRunEndToEnd(t *testing.T) {
+	m := miniredis.RunT(t)
+	p := start(t, map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey})
+	content := "end-to-end canary 7c1f"
+	key := p.create(t, content)
+	if status, got := p.reveal(t, key); status != 200 || got != content {
+		t.Fatalf("reveal: got %d %q", status, got)
+	}
+	if status, _ := p.reveal(t, key); status != 404 {
+		t.Fatalf("second reveal: got %d, want 404", status)
+	}
+
+	p.stop()
+	if err := <-p.done; err != nil {
+		t.Fatalf("run after SIGTERM: %v", err)
+	}
+	p.done <- nil // for Cleanup
+
+	logs := p.logs.String()
+	for _, line := range p.logs.lines() {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a log line is not JSON: %q", line)
+		}
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(key)
+	for _, s := range []string{key, content, hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw), strongKey} {
+		if strings.Contains(logs, s) {
+			t.Errorf("logs contain secret material %q", s)
+		}
+	}
+	if !strings.Contains(logs, `"msg":"stopped"`) {
+		t.Errorf("no clean stop in the logs")
+	}
+}
+
+func TestRunEmbeddedStore(t *testing.T) {
+	p := start(t, map[string]string{})
+	if !strings.Contains(p.logs.String(), "EMBEDDED") {
+		t.Errorf("the embedded store was not announced:\n%s", p.logs)
+	}
+	key := p.create(t, "laptop")
+	if status, got := p.reveal(t, key); status != 200 || got != "laptop" {
+		t.Fatalf("reveal on the embedded store: got %d %q", status, got)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"APP_ENV": "production"},
+		{"APP_ENV": "production", "REDIS_URL": "redis://127.0.0.1:1", "SECRET_KEY": "changeme"},
+		{"REDIS_URL": "redis://127.0.0.1:1"},
+		{"PORT": "eighty"},
+	} {
+		env["HOST"] = "127.0.0.1"
+		var logs bytes.Buffer
+		err := run(context.Background(), nil, env, io.Discard, &logs)
+		if err == nil {
+			t.Errorf("%v: run started", env)
+			continue
+		}
+		if strings.Contains(logs.String(), "listening") {
+			t.Errorf("%v: listened before refusing", env)
+		}
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, map[string]string{}, io.Discard, io.Discard); err == nil {
+		t.Error("an unknown command was accepted")
+	}
+}
+
+// A request in flight when the stop signal comes must complete.
+func TestRunDrainsInFlight(t *testing.T) {
+	m := miniredis.RunT(t)
+	p := start(t, map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey})
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	// A first request on this connection proves the server is serving it.
+	if _, err := io.WriteString(c, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("health on the kept-alive connection: %v", err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	body := `{"content":"sent during shutdown"}`
+	// Expect: 100-continue makes the server say when it has read the
+	// headers: from then on the request is in flight.
+	head := "POST /api/v1/secrets/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n"
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("want 100 Continue, got %q, %v", line, err)
+	}
+	if _, err := br.ReadString('\n'); err != nil { // the blank line after it
+		t.Fatal(err)
+	}
+	p.stop()
+	// Wait until shutdown has begun (the listener is closed), then finish.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		probe, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err != nil {
+			break
+		}
+		probe.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting connections after the stop signal")
+		}
+		runtime.Gosched()
+	}
+	if _, err := io.WriteString(c, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("in-flight request was cut off: %v", err)
+	}
+	if resp.StatusCode != 201 {
+		t.Errorf("in-flight request: got %d, want 201", resp.StatusCode)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		p.done <- nil
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after draining")
+	}
+}
+
+// Storage alone is useless: a full dump of Redis holds no access key and
+// no plaintext, and SECRET_KEY without the access keys opens nothing.
+func TestStoreDumpRevealsNothing(t *testing.T) {
+	m := miniredis.RunT(t)
+	p := start(t, map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey})
+	keys := map[string]string{}
+	for i := range 100 {
+		content := "plaintext-canary-" + strconv.Itoa(i) + "-" + strings.Repeat("q", i%7)
+		keys[p.create(t, content)] = content
+	}
+
+	var dump bytes.Buffer
+	stored := map[string][]byte{}
+	for _, k := range m.Keys() {
+		v, err := m.Get(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored[k] = []byte(v)
+		dump.WriteString(k + "\n" + v + "\n")
+	}
+	if len(stored) != 100 {
+		t.Fatalf("store holds %d keys, want 100", len(stored))
+	}
+	for key, content := range keys {
+		raw, _ := base64.RawURLEncoding.DecodeString(key)
+		for _, s := range [][]byte{[]byte(key), raw, []byte(hex.EncodeToString(raw)), []byte(content), []byte("plaintext-canary")} {
+			if bytes.Contains(dump.Bytes(), s) {
+				t.Fatalf("the dump contains secret material (%d bytes)", len(s))
+			}
+		}
+	}
+
+	// An attacker with the dump and SECRET_KEY, but no URL: every guess fails.
+	sealer, err := seal.New([]byte(strongKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lookupKey, blob := range stored {
+		for range 3 {
+			guess, _ := sealer.NewAccessKey()
+			if _, _, _, err := sealer.Open(guess, lookupKey, blob); !errors.Is(err, seal.ErrOpen) {
+				t.Fatalf("a guessed access key opened a secret")
+			}
+		}
+		suffix := strings.TrimPrefix(lookupKey, "readonce:v1:")
+		if _, _, _, err := sealer.Open(suffix, lookupKey, blob); !errors.Is(err, seal.ErrOpen) {
+			t.Fatalf("the lookup key opened its own secret")
+		}
+	}
+	// With the URL it opens, so the failures above are not a broken test.
+	for key, content := range keys {
+		if status, got := p.reveal(t, key); status != 200 || got != content {
+			t.Fatalf("reveal: got %d %q, want %q", status, got, content)
+		}
+		break
+	}
+}
+
+// lockedBuffer is a log sink that many goroutines write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lockedBuffer) lines() []string {
+	return strings.Split(strings.TrimSpace(b.String()), "\n")
+}
