@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/readonce/readonce/internal/faultproxy"
 )
 
 const testTimeout = 2 * time.Second
@@ -206,5 +208,42 @@ func TestOpenRejects(t *testing.T) {
 func TestRedacted(t *testing.T) {
 	if got := Redacted("redis://user:hunter2@host:6379/0"); strings.Contains(got, "hunter2") {
 		t.Errorf("Redacted kept the password: %q", got)
+	}
+}
+
+// A GETDEL whose reply is lost must not be sent again: the first one may
+// have consumed the secret, and a second would answer "not found".
+func TestTakeIsNeverResent(t *testing.T) {
+	m := miniredis.RunT(t)
+	p := faultproxy.Start(t, m.Addr())
+	s := openT(t, "redis://"+p.Addr())
+	ctx := context.Background()
+	if err := s.Put(ctx, "k", []byte("x"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	p.DropReplies("GETDEL", 1)
+	blob, found, err := s.Take(ctx, "k")
+	if err == nil || found || blob != nil {
+		t.Fatalf("reply lost: got (%q, %v, %v), want an error", blob, found, err)
+	}
+	if n := p.Count("GETDEL"); n != 1 {
+		t.Errorf("GETDEL reached Redis %d times, want exactly 1", n)
+	}
+	if m.Exists("k") {
+		t.Errorf("the GETDEL did not run: the test proves nothing")
+	}
+}
+
+// A SET whose reply is lost is an error, never a success.
+func TestPutLostReplyIsAnError(t *testing.T) {
+	m := miniredis.RunT(t)
+	p := faultproxy.Start(t, m.Addr())
+	s := openT(t, "redis://"+p.Addr())
+	p.DropReplies("SET", 1)
+	if err := s.Put(context.Background(), "k", []byte("x"), time.Hour); err == nil {
+		t.Fatal("Put reported success for a SET whose reply was lost")
+	}
+	if n := p.Count("SET"); n != 1 {
+		t.Errorf("SET sent %d times, want 1", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/readonce/readonce/internal/faultproxy"
 	"github.com/readonce/readonce/server"
 )
 
@@ -439,5 +440,26 @@ func TestExpiryInStore(t *testing.T) {
 	be.mr.FastForward(time.Hour + time.Second)
 	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 404 {
 		t.Errorf("after the TTL: got %d, want 404", r.status)
+	}
+}
+
+// The reply to a GETDEL is lost: the secret may be consumed, so the answer
+// is 503 (retry), never 404, and the GETDEL was sent exactly once.
+func TestRevealWithLostReplyIs503(t *testing.T) {
+	m := miniBackend(t)
+	p := faultproxy.Start(t, m.addr)
+	a := startApp(t, backend{addr: p.Addr(), mr: m.mr})
+	key := a.create("lost in transit")
+	p.DropReplies("GETDEL", 1)
+	r := a.do("GET", "/api/v1/secrets/"+key, "")
+	if r.status != 503 || r.header["Retry-After"] == "" {
+		t.Errorf("lost GETDEL reply: got %d %s, want 503 with Retry-After", r.status, r.body)
+	}
+	if n := p.Count("GETDEL"); n != 1 {
+		t.Errorf("GETDEL sent %d times for one request, want 1", n)
+	}
+	p.DropReplies("SET", 1)
+	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`); r.status != 503 {
+		t.Errorf("lost SET reply: got %d, want 503 (never 201 for an unconfirmed write)", r.status)
 	}
 }
