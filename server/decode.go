@@ -66,31 +66,21 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, []fieldEr
 		if err != nil {
 			return req, nil, errNotJSON
 		}
-		switch name {
-		case "content":
-			if seenContent {
-				errs = append(errs, duplicate(name))
-				continue
-			}
+		var fe *fieldError
+		switch {
+		case name == "content" && !seenContent:
 			seenContent = true
-			var fe *fieldError
 			req.Content, fe = decodeContent(val, maxContent)
-			if fe != nil {
-				errs = append(errs, *fe)
-			}
-		case "ttl_hours":
-			if seenTTL {
-				errs = append(errs, duplicate(name))
-				continue
-			}
+		case name == "ttl_hours" && !seenTTL:
 			seenTTL = true
-			var fe *fieldError
 			req.TTLHours, fe = decodeTTL(val, maxTTL)
-			if fe != nil {
-				errs = append(errs, *fe)
-			}
+		case name == "content" || name == "ttl_hours":
+			fe = &fieldError{loc(name), "Field given more than once", "duplicate_field"}
 		default:
-			errs = append(errs, fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"})
+			fe = &fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"}
+		}
+		if fe != nil {
+			errs = append(errs, *fe)
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil { // the closing brace
@@ -140,10 +130,6 @@ func decodeTTL(val jsontext.Value, maxTTL int) (int, *fieldError) {
 		return 0, &fieldError{loc("ttl_hours"), "Input should be greater than or equal to 1", "greater_than_equal"}
 	}
 	return int(n), nil
-}
-
-func duplicate(name string) fieldError {
-	return fieldError{loc(name), "Field given more than once", "duplicate_field"}
 }
 
 func loc(field string) []string { return []string{"body", field} }

@@ -70,15 +70,9 @@ func (p *Proxy) DropReplies(cmd string, n int) {
 func (p *Proxy) SetDown(down bool) {
 	p.mu.Lock()
 	p.down = down
-	var open []net.Conn
-	if down {
-		for c := range p.conns {
-			open = append(open, c)
-		}
-	}
 	p.mu.Unlock()
-	for _, c := range open {
-		reset(c)
+	if down {
+		p.ResetAll()
 	}
 }
 
