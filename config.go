@@ -43,6 +43,8 @@ type config struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 	MaxConnections  int           `env:"MAX_CONNECTIONS" envDefault:"10000"`
 
+	RedocJSURL string `env:"REDOC_JS_URL"` // empty: server.DefaultRedocJSURL
+
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT"` // text or json; default json in production
 
@@ -117,6 +119,13 @@ func (c *config) validate() error {
 		bad("REDIS_URL", "is required in production: the embedded store keeps nothing across restarts")
 	}
 
+	if c.RedocJSURL != "" {
+		u, err := url.Parse(c.RedocJSURL)
+		if err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/")) ||
+			strings.ContainsAny(c.RedocJSURL, " ;,'\"") {
+			bad("REDOC_JS_URL", "must be an https:// URL or an absolute path on this server")
+		}
+	}
 	switch c.Algorithm {
 	case "HS256", "HS384", "HS512":
 	default:

@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer store.Close()
 
-	srv := server.New(server.Config{
+	srv, err := server.New(server.Config{
 		PublicURL:       cfg.PublicURL,
 		MaxContentBytes: cfg.MaxContentBytes,
 		DefaultTTLHours: cfg.DefaultTTLHours,
@@ -92,8 +92,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		WriteTimeout:    cfg.WriteTimeout,
 		IdleTimeout:     cfg.IdleTimeout,
 		Concurrency:     cfg.MaxConnections,
+		RedocJSURL:      cfg.RedocJSURL,
 		Logger:          log,
 	}, store, sealer)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {

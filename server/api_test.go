@@ -312,7 +312,7 @@ func testLogs(t *testing.T, a *app) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line is not JSON: %s", line)
 		}
-		if rec["msg"] != "request" {
+		if rec["msg"] != "request" || rec["route"] == "/openapi.json" { // the contract check's own fetch
 			continue
 		}
 		lines++

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,7 @@ type app struct {
 	clock  *clock
 	store  server.Store
 	ln     *fasthttputil.InmemoryListener
+	spec   *contract // shared by copies made with (*app).with
 }
 
 type appOption func(*server.Config, *appDeps)
@@ -75,7 +77,8 @@ type appDeps struct {
 	store func(server.Store) server.Store
 }
 
-func withKey(k string) appOption { return func(_ *server.Config, d *appDeps) { d.key = k } }
+func withKey(k string) appOption   { return func(_ *server.Config, d *appDeps) { d.key = k } }
+func withRedoc(u string) appOption { return func(c *server.Config, _ *appDeps) { c.RedocJSURL = u } }
 func withStore(wrap func(server.Store) server.Store) appOption {
 	return func(_ *server.Config, d *appDeps) { d.store = wrap }
 }
@@ -113,7 +116,10 @@ func startApp(t testing.TB, be backend, opts ...appOption) *app {
 	if deps.store != nil {
 		store = deps.store(st)
 	}
-	srv := server.New(cfg, store, sealer)
+	srv, err := server.New(cfg, store, sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln := fasthttputil.NewInmemoryListener()
 	go srv.Serve(ln)
 	t.Cleanup(func() {
@@ -122,7 +128,7 @@ func startApp(t testing.TB, be backend, opts ...appOption) *app {
 		srv.Shutdown(ctx)
 	})
 	return &app{
-		t: t, be: be, logs: logs, clock: clk, store: store, ln: ln,
+		t: t, be: be, logs: logs, clock: clk, store: store, ln: ln, spec: &contract{},
 		client: &fasthttp.Client{
 			Dial:            func(string) (net.Conn, error) { return ln.Dial() },
 			MaxConnsPerHost: 2000,
@@ -175,6 +181,7 @@ func (a *app) do(method, path, body string, headers ...string) response {
 	for k, v := range resp.Header.All() {
 		r.header[string(k)] = string(v)
 	}
+	a.checkContract(method, path, req, r)
 	for k, want := range map[string]string{
 		"Cache-Control":          "no-store",
 		"X-Content-Type-Options": "nosniff",
@@ -193,6 +200,26 @@ func (a *app) do(method, path, body string, headers ...string) response {
 		}
 	}
 	return r
+}
+
+// checkContract validates a response against the served OpenAPI document.
+func (a *app) checkContract(method, path string, req *fasthttp.Request, r response) {
+	a.t.Helper()
+	err := a.spec.load(func() []byte {
+		status, body, err := a.client.Get(nil, "http://readonce.test/openapi.json")
+		if err != nil || status != 200 {
+			return nil
+		}
+		return body
+	})
+	if err != nil {
+		a.t.Fatalf("the served OpenAPI document: %v", err)
+	}
+	h := http.Header{}
+	for k, v := range req.Header.All() {
+		h.Add(string(k), string(v))
+	}
+	a.spec.check(a.t, method, path, h, r)
 }
 
 // with returns the app bound to another (sub)test, so failures land there.
@@ -241,7 +268,9 @@ func (a *app) rawGet(path string) response {
 	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: readonce.test\r\nConnection: close\r\n\r\n"); err != nil {
 		a.t.Fatal(err)
 	}
-	return a.readResponse(c)
+	r := a.readResponse(c)
+	a.checkContract("GET", path, fasthttp.AcquireRequest(), r)
+	return r
 }
 
 // create posts a secret and returns the access key, failing unless 201.

@@ -43,6 +43,8 @@ func securityHeaders(ctx *fasthttp.RequestCtx) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	// JSON needs no capabilities at all; the docs pages set their own.
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 }
 
 func requestID(ctx *fasthttp.RequestCtx) string {

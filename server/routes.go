@@ -21,6 +21,10 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.GET("/api/v1/secrets/{access_key}", s.revealSecret)
 	r.GET("/health", s.health)
 	r.GET("/ready", s.ready)
+	r.GET("/openapi.json", s.openAPI)
+	r.GET("/docs", s.swaggerUI)
+	r.GET("/docs/{file}", s.docsAsset)
+	r.GET("/redoc", s.redocUI)
 
 	r.NotFound = s.notFound
 	r.MethodNotAllowed = s.methodNotAllowed

@@ -46,7 +46,8 @@ type Config struct {
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
-	Concurrency     int // most connections served at once
+	Concurrency     int    // most connections served at once
+	RedocJSURL      string // where /redoc loads ReDoc from; empty: DefaultRedocJSURL
 	Logger          *slog.Logger
 	// Now is the clock; nil means time.Now. Tests move it.
 	Now func() time.Time
@@ -61,12 +62,18 @@ type Server struct {
 	now       func() time.Time
 	secretURL string // PublicURL + "/api/v1/secrets/"
 	ids       *requestIDs
+	docs      *docs
 	http      *fasthttp.Server
 }
 
 // New builds a Server; call Serve to accept connections.
-func New(cfg Config, store Store, sealer Sealer) *Server {
+func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
+	d, err := newDocs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		docs:      d,
 		cfg:       cfg,
 		store:     store,
 		sealer:    sealer,
@@ -94,7 +101,7 @@ func New(cfg Config, store Store, sealer Sealer) *Server {
 		CloseOnShutdown:       true,
 		Logger:                fasthttpLogger{s.log},
 	}
-	return s
+	return s, nil
 }
 
 // MaxBodyBytes is the request body limit for a content limit: room for the

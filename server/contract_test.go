@@ -1,0 +1,168 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+)
+
+// contract validates responses against the OpenAPI document the server
+// itself serves at /openapi.json. Every response the HTTP suite sees goes
+// through check (see app.do), so a handler change the document does not
+// describe fails the build.
+type contract struct {
+	once   sync.Once
+	doc    *openapi3.T
+	router routers.Router
+	err    error
+}
+
+var registerDecoders = sync.OnceFunc(func() {
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "image/png"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
+})
+
+// load parses and validates the document that fetch returns, once.
+func (c *contract) load(fetch func() []byte) error {
+	c.once.Do(func() {
+		registerDecoders()
+		spec := fetch()
+		loader := openapi3.NewLoader()
+		if c.doc, c.err = loader.LoadFromData(spec); c.err != nil {
+			return
+		}
+		if c.err = c.doc.Validate(context.Background()); c.err != nil {
+			return
+		}
+		c.router, c.err = gorillamux.NewRouter(c.doc)
+	})
+	return c.err
+}
+
+// check validates one exchange. Requests the document has no operation for
+// (unknown paths, other methods) must still answer with its Error schema.
+func (c *contract) check(t testing.TB, method, path string, reqHeader http.Header, r response) {
+	t.Helper()
+	req, err := http.NewRequest(method, publicURL+path, nil)
+	if err != nil {
+		return // a path net/http cannot even parse (raw tests): checked below as unrouted
+	}
+	req.Header = reqHeader
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		if r.status != 404 && r.status != 405 && r.status != 400 {
+			t.Errorf("contract: %s %s → %d has no operation in the document", method, path, r.status)
+		}
+		c.checkSchema(t, method, path, r, "Error")
+		return
+	}
+	header := http.Header{}
+	for k, v := range r.header {
+		header.Set(k, v)
+	}
+	err = openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 r.status,
+		Header:                 header,
+		Body:                   io.NopCloser(bytes.NewReader(r.body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	})
+	if err != nil {
+		t.Errorf("contract: %s %s → %d %.200s: %v", method, path, r.status, r.body, err)
+	}
+}
+
+func (c *contract) checkSchema(t testing.TB, method, path string, r response, name string) {
+	t.Helper()
+	if method == "HEAD" {
+		return
+	}
+	var v any
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Errorf("contract: %s %s → %d: body is not JSON", method, path, r.status)
+		return
+	}
+	if err := c.doc.Components.Schemas[name].Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		t.Errorf("contract: %s %s → %d does not match %s: %v", method, path, r.status, name, err)
+	}
+}
+
+func TestOpenAPIDocument(t *testing.T) {
+	a := startApp(t, miniBackend(t))
+	r := a.do("GET", "/openapi.json", "")
+	var c contract
+	if err := c.load(func() []byte { return r.body }); err != nil {
+		t.Fatalf("the served document is not valid OpenAPI: %v", err)
+	}
+	if !c.doc.IsOpenAPI31OrLater() {
+		t.Errorf("openapi: got %s, want 3.1", c.doc.OpenAPI)
+	}
+	if got := c.doc.Servers[0].URL; got != publicURL {
+		t.Errorf("servers[0].url: got %q, want PUBLIC_URL %q", got, publicURL)
+	}
+	content := c.doc.Components.Schemas["NewSecret"].Value.Properties["content"].Value
+	if content.MaxLength == nil || *content.MaxLength != maxContent {
+		t.Errorf("content maxLength does not follow MAX_CONTENT_BYTES")
+	}
+	for _, op := range []struct{ method, path string }{
+		{"POST", "/api/v1/secrets/"}, {"GET", "/api/v1/secrets/{access_key}"}, {"GET", "/health"}, {"GET", "/ready"},
+	} {
+		if c.doc.Paths.Find(op.path) == nil || c.doc.Paths.Find(op.path).GetOperation(op.method) == nil {
+			t.Errorf("the document lacks %s %s", op.method, op.path)
+		}
+	}
+	if !strings.Contains(c.doc.Info.Description, "consumes") {
+		t.Errorf("the description lacks the security notes")
+	}
+}
+
+func TestDocsPages(t *testing.T) {
+	a := startApp(t, miniBackend(t), withRedoc("https://cdn.example.net/redoc/redoc.standalone.js"))
+	api := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`)
+	apiCSP := api.header["Content-Security-Policy"]
+	if apiCSP != "default-src 'none'; frame-ancestors 'none'" {
+		t.Errorf("API CSP: got %q", apiCSP)
+	}
+	for _, c := range []struct{ path, mustHave, script string }{
+		{"/docs", "script-src 'self';", "/docs/swagger-ui-bundle.js"},
+		{"/redoc", "script-src https://cdn.example.net/redoc/redoc.standalone.js;", "https://cdn.example.net/redoc/redoc.standalone.js"},
+	} {
+		r := a.do("GET", c.path, "")
+		csp := r.header["Content-Security-Policy"]
+		if r.status != 200 || !strings.HasPrefix(r.header["Content-Type"], "text/html") {
+			t.Fatalf("%s: %d %s", c.path, r.status, r.header["Content-Type"])
+		}
+		if !strings.Contains(csp, c.mustHave) || !strings.Contains(csp, "default-src 'none'") ||
+			strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "script-src 'unsafe-inline'") {
+			t.Errorf("%s CSP: %q", c.path, csp)
+		}
+		if !strings.Contains(string(r.body), c.script) || strings.Contains(string(r.body), "<script>") {
+			t.Errorf("%s: page does not load %s from a file, or has an inline script", c.path, c.script)
+		}
+		if r.header["X-Frame-Options"] != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q", c.path, r.header["X-Frame-Options"])
+		}
+	}
+	for _, asset := range []string{"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "init.js"} {
+		if r := a.do("GET", "/docs/"+asset, ""); r.status != 200 || len(r.body) == 0 {
+			t.Errorf("/docs/%s: %d", asset, r.status)
+		}
+	}
+	if r := a.do("GET", "/docs/../main.go", ""); r.status != 404 {
+		t.Errorf("path escape: %d", r.status)
+	}
+	if r := a.do("GET", "/docs/oauth2-redirect.html", ""); r.status != 404 {
+		t.Errorf("an asset outside the allowlist was served: %d", r.status)
+	}
+}
