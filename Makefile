@@ -4,7 +4,7 @@ GO ?= go
 BIN ?= bin/readonce
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run build test test-integration fuzz lint
+.PHONY: help run build test test-integration fuzz screenshots lint
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -18,12 +18,15 @@ build: ## Build a static binary into bin/
 test: ## Run the hermetic test suite with the race detector
 	$(GO) test -race ./...
 
-test-integration: ## Run the store and HTTP suites against a real redis-server (Debian package)
+test-integration: ## Store and HTTP suites on a real redis-server, browser tests in Chromium (Debian packages)
 	$(GO) test -race -count=1 -tags integration -run Integration ./...
 
 fuzz: ## Fuzz the request decoder and envelope opening for 30s each
 	$(GO) test ./server -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s
 	$(GO) test ./seal -run '^$$' -fuzz FuzzOpen -fuzztime 30s
+
+screenshots: ## Rewrite the README's screenshots in docs/ (needs chromium)
+	$(GO) test -count=1 -tags integration -run 'InBrowser' ./server -args -readme-screenshots=$(CURDIR)/docs
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
