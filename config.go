@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -27,8 +29,18 @@ type config struct {
 	SecretKey         string   `env:"SECRET_KEY"`
 	SecretKeyPrevious []string `env:"SECRET_KEY_PREVIOUS" envSeparator:","`
 
+	RequireAuth              bool   `env:"REQUIRE_AUTH" envDefault:"false"`
 	Algorithm                string `env:"ALGORITHM" envDefault:"HS256"`
 	AccessTokenExpireMinutes int    `env:"ACCESS_TOKEN_EXPIRE_MINUTES" envDefault:"30"`
+
+	CreateRatePerMinute   int      `env:"RATE_LIMIT_CREATE_PER_MINUTE" envDefault:"0"`
+	CreateRateBurst       int      `env:"RATE_LIMIT_CREATE_BURST" envDefault:"0"`
+	NotFoundRatePerMinute int      `env:"RATE_LIMIT_NOT_FOUND_PER_MINUTE" envDefault:"0"`
+	NotFoundRateBurst     int      `env:"RATE_LIMIT_NOT_FOUND_BURST" envDefault:"0"`
+	TrustedProxies        []string `env:"TRUSTED_PROXIES" envSeparator:","`
+	trustedProxies        []netip.Prefix
+
+	MetricsAddr string `env:"METRICS_ADDR"` // empty: /metrics on the API port
 
 	RedisURL     string        `env:"REDIS_URL"`
 	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"2s"`
@@ -130,6 +142,37 @@ func (c *config) validate() error {
 	case "HS256", "HS384", "HS512":
 	default:
 		bad("ALGORITHM", "must be HS256, HS384 or HS512, got %q", c.Algorithm)
+	}
+	for name, v := range map[string]int{
+		"RATE_LIMIT_CREATE_PER_MINUTE": c.CreateRatePerMinute, "RATE_LIMIT_CREATE_BURST": c.CreateRateBurst,
+		"RATE_LIMIT_NOT_FOUND_PER_MINUTE": c.NotFoundRatePerMinute, "RATE_LIMIT_NOT_FOUND_BURST": c.NotFoundRateBurst,
+	} {
+		if v < 0 || v > 1_000_000 {
+			bad(name, "must be 0 (off) to 1000000, got %d", v)
+		}
+	}
+	c.trustedProxies = c.trustedProxies[:0]
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			if a, err := netip.ParseAddr(p); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen()).String()
+			}
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			bad("TRUSTED_PROXIES", "%q is not a CIDR such as 10.0.0.0/8 or an address", p)
+			continue
+		}
+		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			bad("METRICS_ADDR", "must be host:port or :port, got %q", c.MetricsAddr)
+		}
 	}
 	if c.AccessTokenExpireMinutes < 1 {
 		bad("ACCESS_TOKEN_EXPIRE_MINUTES", "must be at least 1, got %d", c.AccessTokenExpireMinutes)
@@ -235,6 +278,11 @@ func (c config) LogValue() slog.Value {
 		slog.Int("default_ttl_hours", c.DefaultTTLHours),
 		slog.Int("max_ttl_hours", c.MaxTTLHours),
 		slog.Duration("redis_timeout", c.RedisTimeout),
+		slog.Bool("require_auth", c.RequireAuth),
+		slog.Int("rate_limit_create_per_minute", c.CreateRatePerMinute),
+		slog.Int("rate_limit_not_found_per_minute", c.NotFoundRatePerMinute),
+		slog.Int("trusted_proxies", len(c.trustedProxies)),
+		slog.String("metrics_addr", c.MetricsAddr),
 	)
 }
 

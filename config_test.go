@@ -61,6 +61,11 @@ func TestConfigRejects(t *testing.T) {
 		{"ALGORITHM RS256", map[string]string{"ALGORITHM": "RS256"}, "ALGORITHM"},
 		{"LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"LOG_FORMAT", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"bad TRUSTED_PROXIES", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,not-a-cidr"}, "TRUSTED_PROXIES"},
+		{"negative rate", map[string]string{"RATE_LIMIT_CREATE_PER_MINUTE": "-1"}, "RATE_LIMIT_CREATE_PER_MINUTE"},
+		{"REQUIRE_AUTH not a bool", map[string]string{"REQUIRE_AUTH": "yes please"}, "REQUIRE_AUTH"},
+		{"METRICS_ADDR without port", map[string]string{"METRICS_ADDR": "localhost"}, "METRICS_ADDR"},
+		{"REDOC_JS_URL over http", map[string]string{"REDOC_JS_URL": "http://cdn.example/redoc.js"}, "REDOC_JS_URL"},
 		{"empty previous key", map[string]string{"SECRET_KEY": strongKey, "SECRET_KEY_PREVIOUS": strongKey + "x,,"}, "SECRET_KEY_PREVIOUS"},
 	}
 	for _, c := range cases {
@@ -88,6 +93,21 @@ func TestConfigAcceptsProduction(t *testing.T) {
 	}
 	if c.LogFormat != "json" || c.ephemeralKey || len(c.SecretKeyPrevious) != 1 || strings.HasPrefix(c.SecretKeyPrevious[0], " ") {
 		t.Errorf("got %+v", c)
+	}
+}
+
+func TestConfigTrustedProxies(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 ,fd00::/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.trustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.168.1.7/32 fd00::/8" {
+		t.Errorf("trusted proxies: got %v", got)
 	}
 }
 

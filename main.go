@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/readonce/readonce/auth"
 	"github.com/readonce/readonce/cache"
 	"github.com/readonce/readonce/seal"
 	"github.com/readonce/readonce/server"
@@ -35,9 +38,10 @@ func main() {
 	}
 }
 
-const usage = `usage: readonce [serve]
+const usage = `usage: readonce [command]
 
-  serve   run the HTTP API (the default)
+  serve                   run the HTTP API (the default)
+  token --subject NAME    print a creator token (JWT) valid for ACCESS_TOKEN_EXPIRE_MINUTES
 
 Configuration comes from the environment; see README.md.`
 
@@ -48,7 +52,7 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 		cmd = args[0]
 	}
 	switch cmd {
-	case "serve":
+	case "serve", "token":
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -59,7 +63,40 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 	if err != nil {
 		return err
 	}
+	if cmd == "token" {
+		return printToken(cfg, args[1:], stdout, stderr)
+	}
 	return serve(ctx, cfg, newLogger(cfg, stderr))
+}
+
+// printToken is `readonce token --subject NAME`.
+func printToken(cfg config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	subject := fs.String("subject", "", "who the token is for (its sub claim)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *subject == "" {
+		return errors.New("token: --subject is required")
+	}
+	if cfg.ephemeralKey {
+		return errors.New("token: SECRET_KEY is not set, so no server would accept the token")
+	}
+	tokens, err := newTokens(cfg)
+	if err != nil {
+		return err
+	}
+	tok, _, err := tokens.Issue(*subject)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func newTokens(cfg config) (*auth.Tokens, error) {
+	return auth.New([]byte(cfg.SecretKey), cfg.Algorithm, time.Duration(cfg.AccessTokenExpireMinutes)*time.Minute)
 }
 
 // serve runs the API until ctx ends, then drains and closes Redis.
@@ -83,7 +120,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer store.Close()
 
-	srv, err := server.New(server.Config{
+	reg := newRegistry(store)
+	scfg := server.Config{
 		PublicURL:       cfg.PublicURL,
 		MaxContentBytes: cfg.MaxContentBytes,
 		DefaultTTLHours: cfg.DefaultTTLHours,
@@ -94,7 +132,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Concurrency:     cfg.MaxConnections,
 		RedocJSURL:      cfg.RedocJSURL,
 		Logger:          log,
-	}, store, sealer)
+		Limiter:         store.Limiter(),
+		CreateLimit:     server.RateLimit{PerMinute: cfg.CreateRatePerMinute, Burst: cfg.CreateRateBurst},
+		NotFoundLimit:   server.RateLimit{PerMinute: cfg.NotFoundRatePerMinute, Burst: cfg.NotFoundRateBurst},
+		TrustedProxies:  cfg.trustedProxies,
+		Metrics:         reg,
+		ServeMetrics:    cfg.MetricsAddr == "",
+	}
+	if cfg.RequireAuth {
+		if scfg.Auth, err = newTokens(cfg); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(scfg, store, sealer)
 	if err != nil {
 		return err
 	}
@@ -102,6 +152,21 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	var metricsSrv *server.MetricsServer
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen METRICS_ADDR: %w", err)
+		}
+		metricsSrv = server.NewMetricsServer(reg)
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil {
+				log.Error("metrics listener stopped", "error", err)
+			}
+		}()
+		log.Info("metrics listening", "metrics_addr", mln.Addr().String())
 	}
 	log.Info("readonce listening", "addr", ln.Addr().String(), "config", cfg)
 
@@ -123,6 +188,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	if err := <-served; err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(sctx)
 	}
 	log.Info("stopped")
 	return nil

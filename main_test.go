@@ -307,3 +307,85 @@ func (b *lockedBuffer) String() string {
 func (b *lockedBuffer) lines() []string {
 	return strings.Split(strings.TrimSpace(b.String()), "\n")
 }
+
+func TestTokenCommandAndRequireAuth(t *testing.T) {
+	m := miniredis.RunT(t)
+	env := map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey, "ALGORITHM": "HS384", "ACCESS_TOKEN_EXPIRE_MINUTES": "5"}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"token", "--subject", "deploy-bot"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(out.String())
+	if strings.Count(token, ".") != 2 {
+		t.Fatalf("token: got %q, want a JWT", token)
+	}
+	if err := run(context.Background(), []string{"token"}, env, io.Discard, io.Discard); err == nil {
+		t.Error("token without --subject was accepted")
+	}
+	if err := run(context.Background(), []string{"token", "--subject", "x"}, map[string]string{}, io.Discard, io.Discard); err == nil {
+		t.Error("token with an ephemeral SECRET_KEY was accepted")
+	}
+
+	env["REQUIRE_AUTH"] = "true"
+	p := start(t, env)
+	post := func(auth string) int {
+		req, _ := http.NewRequest("POST", p.url("/api/v1/secrets/"), strings.NewReader(`{"content":"x"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post(""); got != 401 {
+		t.Errorf("no token: got %d, want 401", got)
+	}
+	if got := post("Bearer " + token); got != 201 {
+		t.Errorf("token from `readonce token`: got %d, want 201", got)
+	}
+	if strings.Contains(p.logs.String(), token) {
+		t.Error("the token reached the log")
+	}
+}
+
+func TestMetricsAddr(t *testing.T) {
+	m := miniredis.RunT(t)
+	p := start(t, map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey, "METRICS_ADDR": "127.0.0.1:0"})
+	var addr string
+	for _, line := range p.logs.lines() {
+		var rec struct {
+			Msg         string
+			MetricsAddr string `json:"metrics_addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "metrics listening" {
+			addr = rec.MetricsAddr
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no metrics listener announced:\n%s", p.logs)
+	}
+	p.create(t, "counted")
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"readonce_secrets_created_total 1", "readonce_redis_pool_connections", "go_goroutines"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics listener lacks %s", want)
+		}
+	}
+	resp, err = http.Get(p.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("/metrics still on the API port: %d", resp.StatusCode)
+	}
+}

@@ -80,6 +80,21 @@ func (s *Store) Ready(ctx context.Context) error {
 	return nil
 }
 
+// PoolStats is the state of the connection pool, for metrics.
+type PoolStats struct {
+	Hits, Misses, Timeouts            uint64 // connection reused, dialled, waited in vain
+	TotalConns, IdleConns, StaleConns uint64
+}
+
+// PoolStats reports the connection pool's counters.
+func (s *Store) PoolStats() PoolStats {
+	p := s.rdb.PoolStats()
+	return PoolStats{
+		Hits: uint64(p.Hits), Misses: uint64(p.Misses), Timeouts: uint64(p.Timeouts),
+		TotalConns: uint64(p.TotalConns), IdleConns: uint64(p.IdleConns), StaleConns: uint64(p.StaleConns),
+	}
+}
+
 // Close releases connections and stops the embedded store.
 func (s *Store) Close() error {
 	err := s.rdb.Close()
@@ -99,6 +114,9 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("cache: %s: %s: %v", e.Op, e.Kind, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorKind is the kind, for metrics.
+func (e *Error) ErrorKind() string { return e.Kind }
 
 // StorageFull reports whether Redis refused a write for lack of memory;
 // callers can answer "storage full" instead of a generic outage.

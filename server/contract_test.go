@@ -28,7 +28,7 @@ type contract struct {
 }
 
 var registerDecoders = sync.OnceFunc(func() {
-	for _, ct := range []string{"text/html", "text/css", "text/javascript", "image/png"} {
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "image/png", "text/plain"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
 })

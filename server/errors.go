@@ -23,6 +23,9 @@ const (
 	msgInternal         = "Internal Server Error"
 	msgBadRequest       = "Invalid HTTP request"
 	msgTimeout          = "Request timeout"
+	msgNotAuthenticated = "Not authenticated"
+	msgInvalidToken     = "Could not validate credentials"
+	msgRateLimited      = "Too many requests, slow down"
 )
 
 // retryAfterSeconds is what 503 answers suggest; Redis blips are short.

@@ -27,11 +27,13 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		next(ctx)
 
 		route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
+		method, status, took := methodLabel(ctx.Method()), ctx.Response.StatusCode(), time.Since(start)
+		s.metrics.observe(route, method, status, took)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("method", string(ctx.Method())),
+			slog.String("method", method),
 			slog.String("route", route),
-			slog.Int("status", ctx.Response.StatusCode()),
-			slog.Duration("duration", time.Since(start)),
+			slog.Int("status", status),
+			slog.Duration("duration", took),
 			slog.String("request_id", id),
 		)
 	}

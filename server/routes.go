@@ -25,6 +25,9 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.GET("/docs", s.swaggerUI)
 	r.GET("/docs/{file}", s.docsAsset)
 	r.GET("/redoc", s.redocUI)
+	if s.cfg.Metrics != nil && s.cfg.ServeMetrics {
+		r.GET("/metrics", metricsHandler(s.cfg.Metrics))
+	}
 
 	r.NotFound = s.notFound
 	r.MethodNotAllowed = s.methodNotAllowed

@@ -14,6 +14,9 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 // createSecret: POST /api/v1/secrets/ → 201 {access_key, expires_at, secret_url}.
 func (s *Server) createSecret(ctx *fasthttp.RequestCtx) {
+	if !s.authorized(ctx) || !s.createAllowed(ctx) {
+		return
+	}
 	if ct := ctx.Request.Header.ContentType(); len(ct) > 0 && !isJSON(ct) {
 		writeError(ctx, fasthttp.StatusUnsupportedMediaType, msgUnsupportedType)
 		return
@@ -52,6 +55,7 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) {
 		s.storeFailed(ctx, "create", err)
 		return
 	}
+	s.metrics.created.Inc()
 
 	b := make([]byte, 0, 160+len(s.secretURL))
 	b = append(b, `{"access_key":"`...)
@@ -66,10 +70,13 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) {
 // revealSecret: GET /api/v1/secrets/{access_key} → 200 {content, created_at}
 // exactly once; 404, with one body, for unknown, expired, read or malformed.
 func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) {
+	if !s.revealAllowed(ctx) {
+		return
+	}
 	accessKey, _ := ctx.UserValue("access_key").(string)
 	lookupKey, ok := s.sealer.LookupKey(accessKey)
-	if !ok { // malformed: it cannot exist, so no Redis round trip
-		writeError(ctx, fasthttp.StatusNotFound, msgSecretNotFound)
+	if !ok { // malformed: it cannot exist, so no store round trip
+		s.secretNotFound(ctx)
 		return
 	}
 	blob, found, err := s.store.Take(context.Background(), lookupKey)
@@ -78,7 +85,7 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if !found {
-		writeError(ctx, fasthttp.StatusNotFound, msgSecretNotFound)
+		s.secretNotFound(ctx)
 		return
 	}
 	content, created, expires, err := s.sealer.Open(accessKey, lookupKey, blob)
@@ -87,9 +94,10 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if !s.now().Before(expires) { // the store has not evicted it yet; we do not serve it
-		writeError(ctx, fasthttp.StatusNotFound, msgSecretNotFound)
+		s.secretNotFound(ctx)
 		return
 	}
+	s.metrics.revealed.Inc()
 	b := make([]byte, 0, len(content)+len(content)/8+64)
 	b = append(b, `{"content":`...)
 	b = append(b, quote(string(content))...)
@@ -116,6 +124,7 @@ func (s *Server) putBack(ctx *fasthttp.RequestCtx, lookupKey string, blob []byte
 
 func (s *Server) storeFailed(ctx *fasthttp.RequestCtx, op string, err error) {
 	s.log.Warn("store unavailable", "op", op, "request_id", requestID(ctx), "error", err)
+	s.metrics.storeError(op, err)
 	unavailable(ctx, err)
 }
 

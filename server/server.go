@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 )
 
@@ -48,7 +50,21 @@ type Config struct {
 	IdleTimeout     time.Duration
 	Concurrency     int    // most connections served at once
 	RedocJSURL      string // where /redoc loads ReDoc from; empty: DefaultRedocJSURL
-	Logger          *slog.Logger
+
+	// Auth, when set, makes creating a secret require a bearer token.
+	Auth Authenticator
+	// Limiter enforces CreateLimit and NotFoundLimit per client address;
+	// TrustedProxies may speak for clients through X-Forwarded-For.
+	Limiter        Limiter
+	CreateLimit    RateLimit
+	NotFoundLimit  RateLimit
+	TrustedProxies []netip.Prefix
+
+	// Metrics receives the server's series; nil counts into nothing.
+	// ServeMetrics also serves them at /metrics on the API listener.
+	Metrics      *prometheus.Registry
+	ServeMetrics bool
+	Logger       *slog.Logger
 	// Now is the clock; nil means time.Now. Tests move it.
 	Now func() time.Time
 }
@@ -63,6 +79,7 @@ type Server struct {
 	secretURL string // PublicURL + "/api/v1/secrets/"
 	ids       *requestIDs
 	docs      *docs
+	metrics   *metrics
 	http      *fasthttp.Server
 }
 
@@ -74,6 +91,7 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 	}
 	s := &Server{
 		docs:      d,
+		metrics:   newMetrics(nilIfNoRegistry(cfg.Metrics)),
 		cfg:       cfg,
 		store:     store,
 		sealer:    sealer,
@@ -102,6 +120,15 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 		Logger:                fasthttpLogger{s.log},
 	}
 	return s, nil
+}
+
+// nilIfNoRegistry avoids the typed-nil trap of a nil *Registry in an
+// interface.
+func nilIfNoRegistry(r *prometheus.Registry) prometheus.Registerer {
+	if r == nil {
+		return nil
+	}
+	return r
 }
 
 // MaxBodyBytes is the request body limit for a content limit: room for the

@@ -1,0 +1,190 @@
+package server_test
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/readonce/readonce/auth"
+	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/server"
+)
+
+func withConfig(f func(*server.Config)) appOption {
+	return func(c *server.Config, _ *appDeps) { f(c) }
+}
+
+func TestCreatorAuth(t *testing.T) {
+	tokens, err := auth.New([]byte(serverKey), "HS256", 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.Auth = tokens }))
+	good, _, _ := tokens.Issue("ci")
+	other, _ := auth.New([]byte("some-other-server-key-of-32-bytes-xx"), "HS256", time.Minute)
+	forged, _, _ := other.Issue("ci")
+	body := `{"content":"needs a token"}`
+
+	for name, header := range map[string]string{
+		"missing":      "",
+		"not bearer":   "Basic dXNlcjpwYXNz",
+		"empty bearer": "Bearer ",
+		"wrong key":    "Bearer " + forged,
+		"garbage":      "Bearer not.a.jwt",
+	} {
+		before := a.be.dbsize(t)
+		var r response
+		if header == "" {
+			r = a.do("POST", "/api/v1/secrets/", body)
+		} else {
+			r = a.do("POST", "/api/v1/secrets/", body, "Authorization", header)
+		}
+		if r.status != 401 || !strings.HasPrefix(r.header["Www-Authenticate"], "Bearer") {
+			t.Errorf("%s: got %d (WWW-Authenticate %q), want 401 Bearer", name, r.status, r.header["Www-Authenticate"])
+		}
+		if a.be.dbsize(t) != before {
+			t.Errorf("%s: an unauthenticated request stored something", name)
+		}
+	}
+	r := a.do("POST", "/api/v1/secrets/", body, "Authorization", "Bearer "+good)
+	if r.status != 201 {
+		t.Fatalf("valid token: got %d %s", r.status, r.body)
+	}
+	key := r.json(t)["access_key"].(string)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
+		t.Errorf("reveal without a token: got %d, want 200 (revealing never needs one)", r.status)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	be := miniBackend(t)
+	st, err := cache.Open(cache.Options{URL: be.url(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := startApp(t, be, withConfig(func(c *server.Config) {
+		c.Limiter = st.Limiter()
+		c.CreateLimit = server.RateLimit{PerMinute: 60, Burst: 3}
+		c.NotFoundLimit = server.RateLimit{PerMinute: 60, Burst: 2}
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")} // the in-memory peer
+	}))
+
+	t.Run("creates", func(t *testing.T) {
+		a := a.with(t)
+		from := func(ip string) response {
+			return a.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", ip)
+		}
+		for i := range 3 {
+			if r := from("192.0.2.1"); r.status != 201 {
+				t.Fatalf("create %d within the burst: %d", i+1, r.status)
+			}
+		}
+		before := a.be.dbsize(t)
+		r := from("192.0.2.1")
+		if r.status != 429 || r.header["Retry-After"] == "" {
+			t.Fatalf("create over the burst: got %d (Retry-After %q), want 429", r.status, r.header["Retry-After"])
+		}
+		if a.be.dbsize(t) != before {
+			t.Errorf("a rate-limited create stored a secret")
+		}
+		if r := from("192.0.2.2"); r.status != 201 {
+			t.Errorf("another client was limited too: %d", r.status)
+		}
+		// A client cannot dodge its limit by naming itself through a trusted
+		// proxy chain of its own invention: the right-most untrusted hop counts.
+		if r := from("198.51.100.7, 192.0.2.1"); r.status != 429 {
+			t.Errorf("spoofed left-most X-Forwarded-For escaped the limit: %d", r.status)
+		}
+	})
+
+	t.Run("404 bursts at reveal", func(t *testing.T) {
+		a := a.with(t)
+		key := a.create("still revealable by others")
+		ip := "203.0.113.9"
+		for i := range 2 {
+			if r := a.do("GET", "/api/v1/secrets/"+strings.Repeat("A", 43), "", "X-Forwarded-For", ip); r.status != 404 {
+				t.Fatalf("404 number %d: got %d", i+1, r.status)
+			}
+		}
+		r := a.do("GET", "/api/v1/secrets/"+key, "", "X-Forwarded-For", ip)
+		if r.status != 429 || r.header["Retry-After"] == "" {
+			t.Fatalf("after a burst of 404s: got %d, want 429 with Retry-After", r.status)
+		}
+		if r := a.do("GET", "/api/v1/secrets/"+key, "", "X-Forwarded-For", "203.0.113.10"); r.status != 200 {
+			t.Errorf("the limited client's 429 consumed the secret, or another client is limited: %d", r.status)
+		}
+	})
+
+	t.Run("untrusted peers cannot pick their address", func(t *testing.T) {
+		b := startApp(t, be, withConfig(func(c *server.Config) {
+			c.Limiter = st.Limiter()
+			c.CreateLimit = server.RateLimit{PerMinute: 60, Burst: 1}
+		}))
+		b.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", "192.0.2.50")
+		if r := b.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", "192.0.2.51"); r.status != 429 {
+			t.Errorf("X-Forwarded-For from an untrusted peer changed the client address: %d", r.status)
+		}
+	})
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.Metrics, c.ServeMetrics = reg, true }))
+	key := a.create("metrics canary 42")
+	a.do("GET", "/api/v1/secrets/"+key, "")
+	a.do("GET", "/api/v1/secrets/"+key, "")
+	a.do("GET", "/no/such/"+key, "")
+
+	r := a.do("GET", "/metrics", "")
+	if r.status != 200 {
+		t.Fatalf("/metrics: %d", r.status)
+	}
+	text := string(r.body)
+	for _, want := range []string{
+		`readonce_secrets_created_total 1`,
+		`readonce_secrets_revealed_total 1`,
+		`readonce_secrets_not_found_total 1`,
+		`readonce_http_requests_total{method="GET",route="/api/v1/secrets/{access_key}",status="200"} 1`,
+		`readonce_http_requests_total{method="GET",route="/api/v1/secrets/{access_key}",status="404"} 1`,
+		`readonce_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`readonce_http_request_duration_seconds_bucket{method="POST",route="/api/v1/secrets/",le=`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(text, key) || strings.Contains(text, key[:12]) || strings.Contains(text, "canary") {
+		t.Errorf("/metrics holds secret material")
+	}
+
+	off := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.Metrics = prometheus.NewRegistry() }))
+	if r := off.do("GET", "/metrics", ""); r.status != 404 {
+		t.Errorf("/metrics on the API port with ServeMetrics off: %d, want 404", r.status)
+	}
+}
+
+func TestStoreErrorMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	be := miniBackend(t)
+	a := startApp(t, be, withConfig(func(c *server.Config) { c.Metrics, c.ServeMetrics = reg, true }))
+	be.mr.SetError("OOM command not allowed when used memory > 'maxmemory'.")
+	a.do("POST", "/api/v1/secrets/", `{"content":"x"}`)
+	be.mr.SetError("")
+	if r := a.do("GET", "/metrics", ""); !strings.Contains(string(r.body), `readonce_store_errors_total{kind="oom",op="create"} 1`) {
+		t.Errorf("store errors are not counted by kind:\n%s", grep(string(r.body), "store_errors"))
+	}
+}
+
+func grep(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// metrics are the server's Prometheus series. Every label value comes from
+// a fixed set (route templates, methods, statuses, error kinds): no label
+// can ever hold an access key or a path.
+type metrics struct {
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	created     prometheus.Counter
+	revealed    prometheus.Counter
+	notFound    prometheus.Counter
+	storeErrors *prometheus.CounterVec
+	rateLimited *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry() // counted, never exposed
+	}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "readonce_http_requests_total", Help: "HTTP requests by route template, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "readonce_http_request_duration_seconds", Help: "HTTP request latency by route template and method.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+		created:  prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_created_total", Help: "Secrets stored."}),
+		revealed: prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_revealed_total", Help: "Secrets revealed (and destroyed)."}),
+		notFound: prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_not_found_total", Help: "Reveals answered 404: unknown, expired, already read or malformed."}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "readonce_store_errors_total", Help: "Failed Redis calls by operation and kind (timeout, connection, oom, readonly, reply).",
+		}, []string{"op", "kind"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "readonce_rate_limited_total", Help: "Requests answered 429, by limit.",
+		}, []string{"limit"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.created, m.revealed, m.notFound, m.storeErrors, m.rateLimited)
+	return m
+}
+
+func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+func (m *metrics) storeError(op string, err error) {
+	kind := "unknown"
+	var k interface{ ErrorKind() string }
+	if errors.As(err, &k) {
+		kind = k.ErrorKind()
+	}
+	m.storeErrors.WithLabelValues(op, kind).Inc()
+}
+
+// methodLabel keeps the method label to a fixed set.
+func methodLabel(m []byte) string {
+	switch string(m) {
+	case "GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH":
+		return string(m)
+	}
+	return "other"
+}
+
+// MetricsServer serves /metrics on its own listener (METRICS_ADDR), so the
+// public port need not expose it.
+type MetricsServer struct{ http *fasthttp.Server }
+
+// NewMetricsServer serves gatherer's metrics at /metrics.
+func NewMetricsServer(g prometheus.Gatherer) *MetricsServer {
+	h := metricsHandler(g)
+	return &MetricsServer{http: &fasthttp.Server{
+		Name:                  "readonce-metrics",
+		NoDefaultServerHeader: true,
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) != "/metrics" {
+				securityHeaders(ctx)
+				writeError(ctx, fasthttp.StatusNotFound, msgNotFound)
+				return
+			}
+			h(ctx)
+		},
+	}}
+}
+
+func metricsHandler(g prometheus.Gatherer) fasthttp.RequestHandler {
+	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (m *MetricsServer) Serve(ln net.Listener) error { return m.http.Serve(ln) }
+
+// Shutdown stops the metrics listener.
+func (m *MetricsServer) Shutdown(ctx context.Context) error { return m.http.ShutdownWithContext(ctx) }
