@@ -31,12 +31,19 @@ type program struct {
 	done chan error
 }
 
-func start(t *testing.T, env map[string]string) *program {
+func start(t *testing.T, env map[string]string) *program { return startLogging(t, env, nil) }
+
+// startLogging is start with the logs also copied to also (when not nil).
+func startLogging(t *testing.T, env map[string]string, also io.Writer) *program {
 	t.Helper()
 	env["PORT"], env["HOST"], env["LOG_FORMAT"], env["LOG_LEVEL"] = "0", "127.0.0.1", "json", "debug"
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &program{logs: &lockedBuffer{}, stop: cancel, done: make(chan error, 1)}
-	go func() { p.done <- run(ctx, nil, env, io.Discard, p.logs) }()
+	var w io.Writer = p.logs
+	if also != nil {
+		w = io.MultiWriter(p.logs, also)
+	}
+	go func() { p.done <- run(ctx, nil, env, io.Discard, w) }()
 	t.Cleanup(func() {
 		cancel()
 		<-p.done

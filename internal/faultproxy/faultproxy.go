@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy forwards 127.0.0.1:<random> to a Redis address.
@@ -30,6 +31,7 @@ type Proxy struct {
 	counts    map[string]int
 	dropReply map[string]int // command name → how many replies to drop
 	down      bool
+	delay     time.Duration
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
 }
@@ -63,6 +65,14 @@ func (p *Proxy) DropReplies(cmd string, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dropReply[strings.ToUpper(cmd)] = n
+}
+
+// SetDelay holds every command for d before forwarding it, as a slow
+// network or a busy Redis would.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
 }
 
 // SetDown makes the proxy reset every connection and refuse new ones (true),
@@ -147,7 +157,9 @@ func (p *Proxy) serve(client net.Conn) {
 		if drop {
 			p.dropReply[name]--
 		}
+		delay := p.delay
 		p.mu.Unlock()
+		time.Sleep(delay)
 		if _, err := upstream.Write(cmd); err != nil {
 			return
 		}

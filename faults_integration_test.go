@@ -1,0 +1,414 @@
+//go:build integration
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/readonce/readonce/internal/faultproxy"
+	"github.com/readonce/readonce/internal/redistest"
+)
+
+// faultSuite collects every log line and every secret of the fault tests,
+// so that the last check can prove no secret reached a log.
+type faultSuite struct {
+	logs    lockedBuffer
+	mu      sync.Mutex
+	secrets []string
+}
+
+func (s *faultSuite) remember(secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets = append(s.secrets, secrets...)
+}
+
+// client is what the fault tests call readonce with.
+type client struct {
+	base string
+	http *http.Client
+	s    *faultSuite
+}
+
+func newClient(base string, s *faultSuite) *client {
+	return &client{base: base, s: s, http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+}
+
+type result struct {
+	status     int
+	retryAfter string
+	body       map[string]any
+	took       time.Duration
+	err        error
+}
+
+func (c *client) do(method, path, body string) result {
+	start := time.Now()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return result{err: err, took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	r := result{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), took: time.Since(start)}
+	raw, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func (c *client) create(content string) result {
+	c.s.remember(content)
+	b, _ := json.Marshal(map[string]string{"content": content})
+	r := c.do("POST", "/api/v1/secrets/", string(b))
+	if key, ok := r.body["access_key"].(string); ok {
+		c.s.remember(key)
+	}
+	return r
+}
+
+func (c *client) reveal(key string) result { return c.do("GET", "/api/v1/secrets/"+key, "") }
+
+func startOn(t *testing.T, s *faultSuite, redisURL string, extra ...string) (*program, *client) {
+	env := map[string]string{"REDIS_URL": redisURL, "SECRET_KEY": strongKey, "REDIS_TIMEOUT": "500ms"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	p := startLogging(t, env, &s.logs)
+	return p, newClient("http://"+p.addr, s)
+}
+
+func TestIntegrationFaults(t *testing.T) {
+	s := &faultSuite{}
+	redis := redistest.Start(t)
+
+	t.Run("redis down at start, then up", func(t *testing.T) { redisDownAtStart(t, s, redis) })
+	t.Run("redis frozen under load", func(t *testing.T) { redisFrozen(t, s, redis) })
+	t.Run("GETDEL reply dropped", func(t *testing.T) { getdelReplyDropped(t, s, redis) })
+	t.Run("SET reply dropped", func(t *testing.T) { setReplyDropped(t, s, redis) })
+	t.Run("connection resets under mixed load", func(t *testing.T) { resetsUnderLoad(t, s, redis) })
+	t.Run("SIGTERM with requests in flight", func(t *testing.T) { sigtermInFlight(t, s, redis) })
+
+	// Last: no access key and no content used above is in any log line.
+	logs := s.logs.String()
+	if len(s.secrets) < 50 || !strings.Contains(logs, `"msg":"request"`) {
+		t.Fatalf("the log check has too little to look at: %d secrets, %d bytes of logs", len(s.secrets), len(logs))
+	}
+	for _, secret := range s.secrets {
+		if strings.Contains(logs, secret) {
+			t.Errorf("a log line contains a secret (%d chars)", len(secret))
+		}
+	}
+}
+
+func redisDownAtStart(t *testing.T, s *faultSuite, redis *redistest.Server) {
+	proxy := faultproxy.Start(t, redis.Addr)
+	proxy.SetDown(true)
+	_, c := startOn(t, s, "redis://"+proxy.Addr())
+
+	for name, r := range map[string]result{
+		"ready":  c.do("GET", "/ready", ""),
+		"create": c.create("created while redis is down"),
+		"reveal": c.reveal(strings.Repeat("A", 43)),
+	} {
+		if r.err != nil || r.status != 503 || r.retryAfter == "" || r.body["detail"] == nil {
+			t.Errorf("%s with Redis down: got %d (Retry-After %q, body %v, %v), want 503 JSON with Retry-After", name, r.status, r.retryAfter, r.body, r.err)
+		}
+	}
+	if r := c.do("GET", "/health", ""); r.status != 200 {
+		t.Errorf("liveness failed with Redis down: %d", r.status)
+	}
+
+	proxy.SetDown(false)
+	up := time.Now()
+	for c.do("GET", "/ready", "").status != 200 {
+		if time.Since(up) > 2*time.Second {
+			t.Fatalf("not ready 2s after Redis came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("ready %v after Redis came back", time.Since(up).Round(time.Millisecond))
+	r := c.create("after recovery")
+	if r.status != 201 {
+		t.Fatalf("create after recovery: %d", r.status)
+	}
+	if got := c.reveal(r.body["access_key"].(string)); got.status != 200 || got.body["content"] != "after recovery" {
+		t.Errorf("reveal after recovery: %d %v", got.status, got.body)
+	}
+}
+
+func redisFrozen(t *testing.T, s *faultSuite, redis *redistest.Server) {
+	const timeout = 500 * time.Millisecond
+	_, c := startOn(t, s, redis.URL())
+	var keys []string
+	for i := range 20 {
+		r := c.create(fmt.Sprintf("frozen-%d-%d", i, time.Now().UnixNano()))
+		if r.status != 201 {
+			t.Fatalf("setup create: %d", r.status)
+		}
+		keys = append(keys, r.body["access_key"].(string))
+	}
+	// Warm up at the same concurrency, so the server's worker pool and the
+	// Redis pool are as large before the freeze as during it.
+	var warm sync.WaitGroup
+	for range 40 {
+		warm.Go(func() { c.do("GET", "/ready", "") })
+	}
+	warm.Wait()
+	c.http.CloseIdleConnections()
+	baseline := settledGoroutines(0)
+
+	redis.Pause()
+	paused := true
+	defer func() {
+		if paused {
+			redis.Resume()
+		}
+	}()
+	var wg sync.WaitGroup
+	results := make([]result, 40)
+	for i := range results {
+		wg.Go(func() {
+			if i%2 == 0 {
+				results[i] = c.create(fmt.Sprintf("during-freeze-%d-%d", i, time.Now().UnixNano()))
+			} else {
+				results[i] = c.reveal(keys[i/2])
+			}
+		})
+	}
+	wg.Wait()
+	redis.Resume()
+	paused = false
+
+	var slowest time.Duration
+	for i, r := range results {
+		slowest = max(slowest, r.took)
+		if r.err != nil || r.status != 503 {
+			t.Errorf("request %d with Redis frozen: got %d, %v; want 503", i, r.status, r.err)
+		}
+		if r.took > timeout+time.Second {
+			t.Errorf("request %d took %v with REDIS_TIMEOUT=%v", i, r.took, timeout)
+		}
+	}
+	t.Logf("slowest request while frozen: %v (REDIS_TIMEOUT %v)", slowest.Round(time.Millisecond), timeout)
+
+	c.http.CloseIdleConnections()
+	if after := settledGoroutines(baseline); after > baseline+2 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutines: %d before the freeze, %d after (a leak):\n%s", baseline, after, buf[:runtime.Stack(buf, true)])
+	} else {
+		t.Logf("goroutines: %d before the freeze, %d after", baseline, after)
+	}
+	if r := c.create("after the thaw"); r.status != 201 {
+		t.Errorf("create after the thaw: %d", r.status)
+	}
+}
+
+// settledGoroutines waits (up to 10 s) for the goroutine count to reach
+// target, or to stop falling, and returns it.
+func settledGoroutines(target int) int {
+	n := runtime.NumGoroutine()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if (target > 0 && m <= target) || (target == 0 && m == n) {
+			return m
+		}
+		n = m
+	}
+	return n
+}
+
+func getdelReplyDropped(t *testing.T, s *faultSuite, redis *redistest.Server) {
+	proxy := faultproxy.Start(t, redis.Addr)
+	_, c := startOn(t, s, "redis://"+proxy.Addr())
+	r := c.create("reply lost on the way back")
+	key := r.body["access_key"].(string)
+	before := proxy.Count("GETDEL")
+	proxy.DropReplies("GETDEL", 1)
+	got := c.reveal(key)
+	if got.status != 503 || got.retryAfter == "" {
+		t.Errorf("dropped GETDEL reply: got %d, want 503 with Retry-After", got.status)
+	}
+	if n := proxy.Count("GETDEL") - before; n != 1 {
+		t.Errorf("the proxy saw %d GETDELs for one request, want exactly 1", n)
+	}
+}
+
+func setReplyDropped(t *testing.T, s *faultSuite, redis *redistest.Server) {
+	proxy := faultproxy.Start(t, redis.Addr)
+	_, c := startOn(t, s, "redis://"+proxy.Addr())
+	for range 5 {
+		proxy.DropReplies("SET", 1)
+		if r := c.create("set reply lost"); r.status == 201 || r.status != 503 {
+			t.Errorf("dropped SET reply: got %d, want 503 (never 201 unconfirmed)", r.status)
+		}
+	}
+	if r := c.create("set reply kept"); r.status != 201 {
+		t.Errorf("after the drops: %d", r.status)
+	}
+}
+
+func resetsUnderLoad(t *testing.T, s *faultSuite, redis *redistest.Server) {
+	proxy := faultproxy.Start(t, redis.Addr)
+	_, c := startOn(t, s, "redis://"+proxy.Addr())
+	stop := make(chan struct{})
+	var resets sync.WaitGroup
+	resets.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(15 * time.Millisecond):
+				proxy.ResetAll()
+			}
+		}
+	})
+
+	var statuses sync.Map
+	var revealed, wrong atomic.Int64
+	var workers sync.WaitGroup
+	deadline := time.Now().Add(3 * time.Second)
+	for w := range 8 {
+		workers.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				content := fmt.Sprintf("worker-%d-secret-%d-%d", w, i, time.Now().UnixNano())
+				r := c.create(content)
+				count(&statuses, "create", r)
+				if r.status != 201 {
+					continue
+				}
+				got := c.reveal(r.body["access_key"].(string))
+				count(&statuses, "reveal", got)
+				if got.status == 200 {
+					revealed.Add(1)
+					if got.body["content"] != content {
+						wrong.Add(1)
+					}
+				}
+			}
+		})
+	}
+	workers.Wait()
+	close(stop)
+	resets.Wait()
+
+	if wrong.Load() != 0 {
+		t.Fatalf("%d reveals returned another request's secret", wrong.Load())
+	}
+	statuses.Range(func(k, v any) bool {
+		t.Logf("%s: %d", k, v.(*atomic.Int64).Load())
+		op, code, _ := strings.Cut(k.(string), " ")
+		if !(op == "create" && (code == "201" || code == "503")) && !(op == "reveal" && (code == "200" || code == "503")) {
+			t.Errorf("unexpected outcome under resets: %s × %d (a 404 here would mean a re-sent GETDEL)", k, v.(*atomic.Int64).Load())
+		}
+		return true
+	})
+	if revealed.Load() < 10 {
+		t.Errorf("only %d reveals succeeded: the test proved little", revealed.Load())
+	}
+}
+
+func count(m *sync.Map, op string, r result) {
+	key := fmt.Sprintf("%s %d", op, r.status)
+	if r.err != nil {
+		key = op + " transport-error"
+	}
+	v, _ := m.LoadOrStore(key, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func sigtermInFlight(t *testing.T, s *faultSuite, redis *redistest.Server) {
+	bin := filepath.Join(t.TempDir(), "readonce")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	proxy := faultproxy.Start(t, redis.Addr)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT=0", "HOST=127.0.0.1", "LOG_FORMAT=json", "REDIS_URL=redis://"+proxy.Addr(),
+		"SECRET_KEY="+strongKey, "REDIS_TIMEOUT=2s", "SHUTDOWN_TIMEOUT=10s")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var procLog bytes.Buffer
+	addrc := make(chan string, 1)
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			procLog.WriteString(line + "\n")
+			s.logs.Write([]byte(line + "\n"))
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "readonce listening" {
+				addrc <- rec.Addr
+			}
+		}
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the binary did not start")
+	}
+	c := newClient("http://"+addr, s)
+
+	proxy.SetDelay(400 * time.Millisecond) // every request is slow, so all are in flight together
+	const n = 12
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i] = c.create(fmt.Sprintf("in-flight-%d-%d", i, time.Now().UnixNano())) })
+	}
+	for deadline := time.Now().Add(5 * time.Second); proxy.Count("SET") < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d requests reached Redis", proxy.Count("SET"), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	err := cmd.Wait()
+	<-logDone
+
+	var ok201 int
+	for i, r := range results {
+		switch {
+		case r.err != nil:
+			t.Errorf("request %d in flight at SIGTERM was cut off: %v", i, r.err)
+		case r.status == 201:
+			ok201++
+		case r.status != 503:
+			t.Errorf("request %d in flight at SIGTERM: %d, want 201 or 503", i, r.status)
+		}
+	}
+	if err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0\n%s", err, procLog.String())
+	}
+	if strings.Contains(procLog.String(), "panic") {
+		t.Errorf("the process panicked:\n%s", procLog.String())
+	}
+	t.Logf("%d of %d in-flight creates completed with 201 during the drain", ok201, n)
+}
