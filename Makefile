@@ -4,7 +4,7 @@ GO ?= go
 BIN ?= bin/readonce
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run build test test-integration fuzz screenshots lint
+.PHONY: help run build test test-integration fuzz bench screenshots lint
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ test-integration: ## Store and HTTP suites on a real redis-server, browser tests
 fuzz: ## Fuzz the request decoder and envelope opening for 30s each
 	$(GO) test ./server -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s
 	$(GO) test ./seal -run '^$$' -fuzz FuzzOpen -fuzztime 30s
+
+bench: ## Load-test readonce against bench/baseline on a real redis-server (a few minutes)
+	bench/run.sh
 
 screenshots: ## Rewrite the README's screenshots in docs/ (needs chromium)
 	$(GO) test -count=1 -tags integration -run 'InBrowser' ./server -args -readme-screenshots=$(CURDIR)/docs

@@ -41,9 +41,11 @@ type config struct {
 	trustedProxies        []netip.Prefix
 
 	MetricsAddr string `env:"METRICS_ADDR"` // empty: /metrics on the API port
+	PprofAddr   string `env:"PPROF_ADDR"`   // empty: no profiling endpoint
 
 	RedisURL     string        `env:"REDIS_URL"`
 	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"2s"`
+	AutoPipeline bool          `env:"REDIS_AUTOPIPELINE" envDefault:"true"`
 
 	MaxContentBytes int `env:"MAX_CONTENT_BYTES" envDefault:"65536"`
 	DefaultTTLHours int `env:"DEFAULT_TTL_HOURS" envDefault:"24"`
@@ -169,9 +171,12 @@ func (c *config) validate() error {
 		}
 		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
 	}
-	if c.MetricsAddr != "" {
-		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
-			bad("METRICS_ADDR", "must be host:port or :port, got %q", c.MetricsAddr)
+	for name, addr := range map[string]string{"METRICS_ADDR": c.MetricsAddr, "PPROF_ADDR": c.PprofAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			bad(name, "must be host:port or :port, got %q", addr)
 		}
 	}
 	if c.AccessTokenExpireMinutes < 1 {

@@ -108,6 +108,8 @@ func TestIntegrationFaults(t *testing.T) {
 
 	// Last: no access key and no content used above is in any log line.
 	logs := s.logs.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(s.secrets) < 50 || !strings.Contains(logs, `"msg":"request"`) {
 		t.Fatalf("the log check has too little to look at: %d secrets, %d bytes of logs", len(s.secrets), len(logs))
 	}
@@ -373,7 +375,9 @@ func sigtermInFlight(t *testing.T, s *faultSuite, redis *redistest.Server) {
 	}
 	c := newClient("http://"+addr, s)
 
-	proxy.SetDelay(400 * time.Millisecond) // every request is slow, so all are in flight together
+	// Every command is slow, so all requests are in flight together (with
+	// autopipelining they may share one connection: the delays add up).
+	proxy.SetDelay(100 * time.Millisecond)
 	const n = 12
 	results := make([]result, n)
 	var wg sync.WaitGroup

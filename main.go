@@ -66,7 +66,9 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 	if cmd == "token" {
 		return printToken(cfg, args[1:], stdout, stderr)
 	}
-	return serve(ctx, cfg, newLogger(cfg, stderr))
+	sink := newLogSink(stderr, 100*time.Millisecond)
+	defer sink.Close()
+	return serve(ctx, cfg, newLogger(cfg, sink))
 }
 
 // printToken is `readonce token --subject NAME`.
@@ -114,7 +116,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := cache.Open(cache.Options{URL: cfg.RedisURL, Timeout: cfg.RedisTimeout, Logger: log})
+	store, err := cache.Open(cache.Options{URL: cfg.RedisURL, Timeout: cfg.RedisTimeout, Logger: log, AutoPipeline: cfg.AutoPipeline})
 	if err != nil {
 		return err
 	}
@@ -167,6 +169,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			}
 		}()
 		log.Info("metrics listening", "metrics_addr", mln.Addr().String())
+	}
+	if cfg.PprofAddr != "" {
+		if err := servePprof(ctx, cfg.PprofAddr, log); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	log.Info("readonce listening", "addr", ln.Addr().String(), "config", cfg)
 

@@ -396,3 +396,25 @@ func TestMetricsAddr(t *testing.T) {
 		t.Errorf("/metrics still on the API port: %d", resp.StatusCode)
 	}
 }
+
+func TestLogSinkFlushes(t *testing.T) {
+	var out lockedBuffer
+	s := newLogSink(&out, time.Hour)
+	s.Write([]byte("one\n"))
+	if out.String() != "" {
+		t.Fatalf("written through before a flush: %q", out.String())
+	}
+	s.Close()
+	if out.String() != "one\n" {
+		t.Fatalf("Close did not flush: %q", out.String())
+	}
+	s = newLogSink(&out, 10*time.Millisecond)
+	defer s.Close()
+	s.Write([]byte("two\n"))
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), "two"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the interval flush never came")
+		}
+		runtime.Gosched()
+	}
+}

@@ -23,6 +23,9 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives the embedded-store warning and go-redis's own messages.
 	Logger *slog.Logger
+	// AutoPipeline batches concurrent SETs and GETDELs into shared round
+	// trips (go-redis's experimental autopipeliner). Retries stay off.
+	AutoPipeline bool
 }
 
 // Open connects to Redis (or starts the embedded store) and returns a Store.
@@ -49,7 +52,18 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("cache: REDIS_URL is not a valid redis:// URL")
 	}
 	applyLimits(ro, opts.Timeout)
-	return newStore(redis.NewClient(ro), opts.Timeout, nil), nil
+	rdb := redis.NewClient(ro)
+	s := newStore(rdb, opts.Timeout, nil)
+	if opts.AutoPipeline {
+		// The deferred face, so that each wait can be bounded (see exec).
+		ap, err := rdb.AsyncAutoPipeline()
+		if err != nil {
+			rdb.Close()
+			return nil, fmt.Errorf("cache: autopipeline: %w", err)
+		}
+		s.ap = ap
+	}
+	return s, nil
 }
 
 // applyLimits sets what every client of ours needs, whatever the URL said.

@@ -10,9 +10,13 @@ import (
 
 func TestIntegrationStore(t *testing.T) {
 	srv := redistest.Start(t)
-	s := openT(t, srv.URL())
-	storeSuite(t, s)
-	t.Run("500 concurrent takes, 20 rounds", func(t *testing.T) {
-		exactlyOnce(t, s, 500, 20)
-	})
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			s := openMode(t, srv.URL(), m.ap)
+			storeSuite(t, s)
+			t.Run("500 concurrent takes, 20 rounds", func(t *testing.T) {
+				exactlyOnce(t, s, 500, 20)
+			})
+		})
+	}
 }

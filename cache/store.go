@@ -16,6 +16,7 @@ import (
 // Store is a one-time key-value store on Redis.
 type Store struct {
 	rdb      redis.UniversalClient
+	ap       *redis.AutoPipeliner // nil unless Options.AutoPipeline
 	timeout  time.Duration
 	embedded *miniredis.Miniredis // nil unless REDIS_URL was empty
 }
@@ -32,7 +33,7 @@ func (s *Store) Embedded() bool { return s.embedded != nil }
 func (s *Store) Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.rdb.Set(ctx, key, blob, ttl).Err(); err != nil {
+	if err := s.exec(ctx, redis.NewStatusCmd(ctx, "set", key, blob, "px", ttl.Milliseconds())); err != nil {
 		return classify("put", err)
 	}
 	return nil
@@ -44,7 +45,10 @@ func (s *Store) Put(ctx context.Context, key string, blob []byte, ttl time.Durat
 func (s *Store) Take(ctx context.Context, key string) (blob []byte, found bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	blob, err = s.rdb.GetDel(ctx, key).Bytes()
+	cmd := redis.NewStringCmd(ctx, "getdel", key)
+	if err = s.exec(ctx, cmd); err == nil {
+		blob, err = cmd.Bytes()
+	}
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, false, nil
@@ -52,6 +56,18 @@ func (s *Store) Take(ctx context.Context, key string) (blob []byte, found bool, 
 		return nil, false, classify("take", err)
 	}
 	return blob, true, nil
+}
+
+// exec runs one SET or GETDEL, through the autopipeliner when it is on, and
+// never waits past ctx: the autopipeliner does not honour a command's
+// context once it is queued, so the wait is bounded here. A command
+// abandoned at the deadline may still run; its outcome is unknown, which is
+// what the error says.
+func (s *Store) exec(ctx context.Context, cmd redis.Cmder) error {
+	if s.ap == nil {
+		return s.rdb.Process(ctx, cmd)
+	}
+	return s.ap.Submit(ctx, cmd).WaitContext(ctx)
 }
 
 // Restore puts back a blob that was taken but could not be used, expiring at

@@ -16,9 +16,11 @@ import (
 
 const testTimeout = 2 * time.Second
 
-func openT(t testing.TB, url string) *Store {
+func openT(t testing.TB, url string) *Store { return openMode(t, url, false) }
+
+func openMode(t testing.TB, url string, autoPipeline bool) *Store {
 	t.Helper()
-	s, err := Open(Options{URL: url, Timeout: testTimeout})
+	s, err := Open(Options{URL: url, Timeout: testTimeout, AutoPipeline: autoPipeline})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -126,9 +128,20 @@ func exactlyOnce(t *testing.T, s *Store, readers, rounds int) {
 	}
 }
 
+// modes are the two ways the store talks to Redis: one round trip per
+// command, or go-redis's autopipeliner (the default).
+var modes = []struct {
+	name string
+	ap   bool
+}{{"plain", false}, {"autopipeline", true}}
+
 func TestStoreMiniredis(t *testing.T) {
-	m := miniredis.RunT(t)
-	storeSuite(t, openT(t, "redis://"+m.Addr()))
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			mr := miniredis.RunT(t)
+			storeSuite(t, openMode(t, "redis://"+mr.Addr(), m.ap))
+		})
+	}
 }
 
 func TestStoreExpiry(t *testing.T) {
@@ -214,9 +227,15 @@ func TestRedacted(t *testing.T) {
 // A GETDEL whose reply is lost must not be sent again: the first one may
 // have consumed the secret, and a second would answer "not found".
 func TestTakeIsNeverResent(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { takeIsNeverResent(t, mode.ap) })
+	}
+}
+
+func takeIsNeverResent(t *testing.T, autoPipeline bool) {
 	m := miniredis.RunT(t)
 	p := faultproxy.Start(t, m.Addr())
-	s := openT(t, "redis://"+p.Addr())
+	s := openMode(t, "redis://"+p.Addr(), autoPipeline)
 	ctx := context.Background()
 	if err := s.Put(ctx, "k", []byte("x"), time.Hour); err != nil {
 		t.Fatal(err)
@@ -236,9 +255,15 @@ func TestTakeIsNeverResent(t *testing.T) {
 
 // A SET whose reply is lost is an error, never a success.
 func TestPutLostReplyIsAnError(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { putLostReplyIsAnError(t, mode.ap) })
+	}
+}
+
+func putLostReplyIsAnError(t *testing.T, autoPipeline bool) {
 	m := miniredis.RunT(t)
 	p := faultproxy.Start(t, m.Addr())
-	s := openT(t, "redis://"+p.Addr())
+	s := openMode(t, "redis://"+p.Addr(), autoPipeline)
 	p.DropReplies("SET", 1)
 	if err := s.Put(context.Background(), "k", []byte("x"), time.Hour); err == nil {
 		t.Fatal("Put reported success for a SET whose reply was lost")

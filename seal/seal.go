@@ -119,14 +119,14 @@ func LookupKey(accessKey string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	h := sha256.New()
-	h.Write([]byte(labelLookup))
-	h.Write(k[:])
-	var sum [sha256.Size]byte
-	buf := make([]byte, len(lookupPrefix)+b64.EncodedLen(sha256.Size))
-	copy(buf, lookupPrefix)
-	b64.Encode(buf[len(lookupPrefix):], h.Sum(sum[:0]))
-	return string(buf), true
+	var in [len(labelLookup) + accessKeyBytes]byte // on the stack: no allocation
+	copy(in[:], labelLookup)
+	copy(in[len(labelLookup):], k[:])
+	sum := sha256.Sum256(in[:])
+	var out [len(lookupPrefix) + 43]byte
+	copy(out[:], lookupPrefix)
+	b64.Encode(out[len(lookupPrefix):], sum[:])
+	return string(out[:]), true
 }
 
 func decodeAccessKey(s string) (k [accessKeyBytes]byte, ok bool) {
@@ -157,7 +157,8 @@ func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expi
 	if err != nil {
 		return nil, err
 	}
-	return aead.Seal(blob, nonce, content, associatedData(blob, lookupKey)), nil
+	var ad [headerSize + 64]byte
+	return aead.Seal(blob, nonce, content, associatedData(ad[:], blob, lookupKey)), nil
 }
 
 // Open authenticates and decrypts an envelope. Any failure is [ErrOpen].
@@ -179,7 +180,8 @@ func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte,
 		return nil, created, expires, ErrOpen
 	}
 	nonce := blob[headerSize : headerSize+nonceSize]
-	content, err = aead.Open(nil, nonce, blob[headerSize+nonceSize:], associatedData(blob, lookupKey))
+	var ad [headerSize + 64]byte
+	content, err = aead.Open(nil, nonce, blob[headerSize+nonceSize:], associatedData(ad[:], blob, lookupKey))
 	if err != nil {
 		return nil, created, expires, ErrOpen
 	}
@@ -204,9 +206,10 @@ func times(blob []byte) (created, expires time.Time) {
 	return created, expires
 }
 
-func associatedData(blob []byte, lookupKey string) []byte {
-	ad := make([]byte, 0, headerSize+len(lookupKey))
-	return append(append(ad, blob[:headerSize]...), lookupKey...)
+// associatedData is the header followed by the lookup key; buf is scratch
+// space (lookup keys are 55 bytes, so a caller's stack array fits).
+func associatedData(buf []byte, blob []byte, lookupKey string) []byte {
+	return append(append(buf[:0], blob[:headerSize]...), lookupKey...)
 }
 
 func dataAEAD(accessKey [accessKeyBytes]byte, pepper []byte) (cipher.AEAD, error) {

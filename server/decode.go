@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -42,10 +43,9 @@ var (
 // validation failures, or the request.
 func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, []fieldError, error) {
 	var req createRequest
-	// Lenient at the token level so that bad UTF-8 and duplicates come back
-	// here as precise 422s instead of generic syntax errors.
-	dec := jsontext.NewDecoder(bytes.NewReader(body),
-		jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+	dec := decoders.Get().(*pooledDecoder)
+	defer dec.release()
+	dec.reset(body)
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return req, nil, errNotJSON
@@ -93,6 +93,29 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, []fieldEr
 		errs = append(errs, fieldError{loc("content"), "Field required", "missing"})
 	}
 	return req, errs, nil
+}
+
+// Decoders are pooled: a fresh jsontext.Decoder allocates its buffers, and
+// one runs per create.
+var decoders = sync.Pool{New: func() any { return new(pooledDecoder) }}
+
+type pooledDecoder struct {
+	jsontext.Decoder
+	r bytes.Reader
+}
+
+// reset points the decoder at body. It is lenient at the token level so
+// that bad UTF-8 and duplicates come back to decodeCreate as precise 422s
+// instead of generic syntax errors.
+func (d *pooledDecoder) reset(body []byte) {
+	d.r.Reset(body)
+	d.Reset(&d.r, jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+}
+
+// release drops the reference to the request body and returns d to the pool.
+func (d *pooledDecoder) release() {
+	d.r.Reset(nil)
+	decoders.Put(d)
 }
 
 func decodeContent(val jsontext.Value, maxContent int) ([]byte, *fieldError) {

@@ -107,7 +107,7 @@ func startApp(t testing.TB, be backend, opts ...appOption) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := cache.Open(cache.Options{URL: be.url(), Timeout: 2 * time.Second})
+	st, err := cache.Open(cache.Options{URL: be.url(), Timeout: 2 * time.Second, AutoPipeline: true}) // as in production
 	if err != nil {
 		t.Fatal(err)
 	}

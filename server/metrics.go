@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,20 @@ type metrics struct {
 	notFound    prometheus.Counter
 	storeErrors *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
+
+	// series caches the child of each (route, method, status): the label
+	// set is small and fixed, and WithLabelValues hashes on every call.
+	series sync.Map // seriesKey → requestSeries
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -56,8 +71,17 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+	k := seriesKey{route, method, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, requestSeries{
+			count:    m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			duration: m.duration.WithLabelValues(route, method),
+		})
+	}
+	rs := v.(requestSeries)
+	rs.count.Inc()
+	rs.duration.Observe(d.Seconds())
 }
 
 func (m *metrics) storeError(op string, err error) {

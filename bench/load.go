@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// entry is a secret the harness created and may reveal later.
+type entry struct {
+	key     string
+	content []byte
+}
+
+// runner drives one profile against one target.
+type runner struct {
+	p      *Profile
+	base   string
+	client *fasthttp.Client
+
+	pool       chan entry // created secrets waiting for a reveal
+	weights    []float64  // cumulative, in the order of operations
+	sizeCum    []float64
+	requests   atomic.Int64 // HTTP requests answered, for progress
+	ops        atomic.Int64 // operations started, for the request bound
+	violations atomic.Int64
+
+	mu        sync.Mutex
+	firstBad  []string
+	shared    *stats // open loop: one set of histograms under mu
+	seq       atomic.Uint64
+	stopEarly atomic.Bool
+}
+
+func newRunner(p *Profile, base string) *runner {
+	conns := p.VUs
+	if p.openLoop() {
+		conns = p.MaxInFlight
+	}
+	r := &runner{
+		p:    p,
+		base: base,
+		client: &fasthttp.Client{
+			MaxConnsPerHost:          conns,
+			ReadTimeout:              10 * time.Second,
+			WriteTimeout:             10 * time.Second,
+			MaxIdleConnDuration:      time.Minute,
+			NoDefaultUserAgentHeader: true,
+		},
+		pool: make(chan entry, max(p.Pool, 100_000)),
+	}
+	var acc float64
+	for _, op := range operations {
+		acc += p.Mix[op]
+		r.weights = append(r.weights, acc)
+	}
+	acc = 0
+	for i := range p.PayloadSizes {
+		w := 1.0
+		if len(p.PayloadWeights) > 0 {
+			w = p.PayloadWeights[i]
+		}
+		acc += w
+		r.sizeCum = append(r.sizeCum, acc)
+	}
+	return r
+}
+
+func (r *runner) violation(format string, args ...any) {
+	r.violations.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.firstBad) < 10 {
+		r.firstBad = append(r.firstBad, fmt.Sprintf(format, args...))
+	}
+}
+
+// prefill creates the pool a reveal-only profile reveals from; it is not
+// measured.
+func (r *runner) prefill(ctx context.Context) error {
+	if r.p.Pool == 0 {
+		return nil
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	per := r.p.Pool / 64
+	for range 64 {
+		wg.Go(func() {
+			rng := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
+			s := newStats()
+			for range per {
+				if ctx.Err() != nil {
+					return
+				}
+				if _, ok := r.create(rng, s, time.Now()); !ok {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		return fmt.Errorf("prefill: %d creates failed", failed.Load())
+	}
+	return nil
+}
+
+// closedLoop runs VUs users until the duration or request bound.
+func (r *runner) closedLoop(ctx context.Context) []*stats {
+	ctx, cancel := context.WithTimeout(ctx, r.p.Duration.Duration+time.Duration(boolInt(r.p.Duration.Duration == 0))*10*time.Minute)
+	defer cancel()
+	all := make([]*stats, r.p.VUs)
+	var wg sync.WaitGroup
+	for i := range r.p.VUs {
+		all[i] = newStats()
+		wg.Go(func() {
+			rng := mrand.New(mrand.NewPCG(mrand.Uint64(), uint64(i)))
+			for ctx.Err() == nil && !r.stopEarly.Load() {
+				if r.p.Requests > 0 && r.ops.Add(1) > int64(r.p.Requests) {
+					return
+				}
+				r.operate(rng, all[i], time.Now())
+			}
+		})
+	}
+	wg.Wait()
+	return all
+}
+
+// openLoop sends requests at each step's rate. A request's latency counts
+// from when it should have started: if the server (or the in-flight bound)
+// holds it back, that wait is part of its latency.
+func (r *runner) openLoop(ctx context.Context) []*stats {
+	r.shared = newStats()
+	sem := make(chan struct{}, r.p.MaxInFlight)
+	var wg sync.WaitGroup
+	start := time.Now()
+	next := start
+	for _, step := range r.p.Steps {
+		interval := time.Second / time.Duration(step.Rate)
+		end := next.Add(step.Duration.Duration)
+		for ; next.Before(end) && ctx.Err() == nil; next = next.Add(interval) {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			intended := next
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				rng := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
+				local := newStats()
+				r.operate(rng, local, intended)
+				r.mu.Lock()
+				r.shared.merge(local)
+				r.mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	return []*stats{r.shared}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// operate runs one operation chosen by the mix. start is when it was meant
+// to begin (now, in a closed loop).
+func (r *runner) operate(rng *mrand.Rand, s *stats, start time.Time) {
+	x := rng.Float64() * r.weights[len(r.weights)-1]
+	op := 0
+	for op < len(r.weights)-1 && x >= r.weights[op] {
+		op++
+	}
+	switch operations[op] {
+	case "create":
+		if e, ok := r.create(rng, s, start); ok && r.p.Mix["reveal"] > 0 {
+			select {
+			case r.pool <- e:
+			default: // the pool is full: this one is never revealed
+			}
+		}
+	case "reveal":
+		select {
+		case e := <-r.pool:
+			r.reveal(rng, s, e, start)
+		default:
+			if r.p.Mode == "reveal" { // reveal-only and the pool is spent
+				r.stopEarly.Store(true)
+				return
+			}
+			r.create(rng, s, start) // nothing to reveal yet
+		}
+	case "pair":
+		e, ok := r.create(rng, s, start)
+		if ok {
+			r.reveal(rng, s, e, time.Now())
+			s.observe("pair", time.Since(start))
+		}
+	case "unknown":
+		var k [32]byte
+		_, _ = rand.Read(k[:])
+		status, _, err := r.get("/api/v1/secrets/" + base64.RawURLEncoding.EncodeToString(k[:]))
+		s.record("unknown", start, status, err)
+		if err == nil && status != 404 {
+			r.violation("unknown key answered %d, want 404", status)
+		}
+	}
+}
+
+func (r *runner) content(rng *mrand.Rand) []byte {
+	x := rng.Float64() * r.sizeCum[len(r.sizeCum)-1]
+	i := 0
+	for i < len(r.sizeCum)-1 && x >= r.sizeCum[i] {
+		i++
+	}
+	size := r.p.PayloadSizes[i]
+	// A unique prefix, so a response carrying another request's secret
+	// cannot pass for the right one.
+	b := strconv.AppendUint([]byte("s"), r.seq.Add(1), 36)
+	b = append(b, '-')
+	for len(b) < size {
+		b = append(b, "abcdefghijklmnopqrstuvwxyz0123456789"[rng.IntN(36)])
+	}
+	return b[:size]
+}
+
+func (r *runner) create(rng *mrand.Rand, s *stats, start time.Time) (entry, bool) {
+	content := r.content(rng)
+	// Contents are [a-z0-9-]: nothing to escape, so the body is built by
+	// hand and the harness spends its CPU on load, not on encoding/json.
+	body := make([]byte, 0, len(content)+48)
+	body = append(body, `{"content":"`...)
+	body = append(body, content...)
+	body = append(body, `","ttl_hours":`...)
+	body = strconv.AppendInt(body, int64(r.p.TTLHours), 10)
+	body = append(body, '}')
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(r.base + "/api/v1/secrets/")
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	req.SetBody(body)
+	err := r.client.Do(req, resp)
+	r.requests.Add(1)
+	status := resp.StatusCode()
+	s.record("create", start, status, err)
+	if err != nil || status != 201 {
+		return entry{}, false
+	}
+	key := field(resp.Body(), `"access_key":"`)
+	if len(key) != 43 {
+		r.violation("201 without a well-formed access_key: %.80q", resp.Body())
+		return entry{}, false
+	}
+	return entry{key: key, content: content}, true
+}
+
+func (r *runner) reveal(rng *mrand.Rand, s *stats, e entry, start time.Time) {
+	status, body, err := r.get("/api/v1/secrets/" + e.key)
+	s.record("reveal", start, status, err)
+	if err != nil || status != 200 {
+		if status == 404 {
+			r.violation("a secret created moments ago was not found on its first reveal")
+		}
+		return
+	}
+	if got := field(body, `"content":"`); got != string(e.content) {
+		r.violation("reveal returned the wrong content (%d bytes, want %d)", len(got), len(e.content))
+		return
+	}
+	if rng.Float64() < r.p.Recheck {
+		again := time.Now()
+		status, _, err := r.get("/api/v1/secrets/" + e.key)
+		s.record("recheck", again, status, err)
+		if err == nil && status != 404 {
+			r.violation("a second reveal answered %d, want 404", status)
+		}
+	}
+}
+
+func (r *runner) get(path string) (int, []byte, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(r.base + path)
+	err := r.client.Do(req, resp)
+	r.requests.Add(1)
+	return resp.StatusCode(), bytes.Clone(resp.Body()), err
+}
+
+// field returns the JSON string value after prefix (no escapes expected).
+func field(body []byte, prefix string) string {
+	i := bytes.Index(body, []byte(prefix))
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len(prefix):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
+}
+
+// errKind names a transport error for the error table.
+func errKind(err error) string {
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, fasthttp.ErrConnectionClosed):
+		return "connection closed"
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return "no free connections"
+	}
+	return "transport"
+}

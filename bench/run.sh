@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# make bench: a real redis-server, readonce and bench/baseline on loopback,
+# the default profiles in compare mode (baseline first, readonce second, in
+# alternation). Everything it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROFILES=${PROFILES:-bench/profiles/pair.json,bench/profiles/mixed.json}
+ROUNDS=${ROUNDS:-3}
+OUT=${OUT:-bench/results/latest.json}
+
+command -v redis-server >/dev/null || { echo "bench: redis-server is not installed (apt-get install -y redis-server)" >&2; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+free_port() { # a port nothing listens on
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+wait_http() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench: nothing listens on $1" >&2; exit 1
+}
+
+echo "== building"
+go build -o "$tmp/readonce" .
+go build -o "$tmp/baseline" ./bench/baseline
+go build -o "$tmp/bench" ./bench
+
+RPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
+  --maxmemory-policy noeviction --loglevel warning >"$tmp/redis.log" 2>&1 &
+pids+=($!)
+wait_http "$RPORT"
+
+APORT=$(free_port)
+REDIS_URL="redis://127.0.0.1:$RPORT/0" PORT="$APORT" "$tmp/baseline" >/dev/null 2>&1 &
+BASELINE_PID=$!; pids+=($BASELINE_PID)
+
+OPORT=$(free_port)
+REDIS_URL="redis://127.0.0.1:$RPORT/1" PORT="$OPORT" HOST=127.0.0.1 PUBLIC_URL="http://127.0.0.1:$OPORT" \
+  SECRET_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" env ${READONCE_ENV:-} \
+  "$tmp/readonce" >/dev/null 2>"$tmp/readonce.log" &
+READONCE_PID=$!; pids+=($READONCE_PID)
+wait_http "$APORT"; wait_http "$OPORT"
+
+mkdir -p "$(dirname "$OUT")"
+echo "== $(date -u +%FT%TZ) $(nproc) cores, $(redis-server --version | cut -d' ' -f3), $(go version | cut -d' ' -f3)"
+"$tmp/bench" -compare "baseline=http://127.0.0.1:$APORT,readonce=http://127.0.0.1:$OPORT" \
+  -pids "$BASELINE_PID,$READONCE_PID" -rounds "$ROUNDS" -profile "$PROFILES" -out "$OUT"
+echo "== results: $OUT"

@@ -1,0 +1,17 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+func BenchmarkDecodeCreate(b *testing.B) {
+	body := []byte(`{"content":"` + strings.Repeat("x", 256) + `","ttl_hours":24}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, errs, err := decodeCreate(body, 65536, 168); err != nil || len(errs) > 0 {
+			b.Fatal(err, errs)
+		}
+	}
+}
