@@ -102,9 +102,12 @@ func (r *runner) prefill(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return
 				}
-				if _, ok := r.create(rng, s, time.Now()); !ok {
+				e, ok := r.create(rng, s, time.Now())
+				if !ok {
 					failed.Add(1)
+					continue
 				}
+				r.pool <- e
 			}
 		})
 	}
@@ -142,6 +145,7 @@ func (r *runner) closedLoop(ctx context.Context) []*stats {
 // holds it back, that wait is part of its latency.
 func (r *runner) openLoop(ctx context.Context) []*stats {
 	r.shared = newStats()
+	r.shared.mu = new(sync.Mutex) // one goroutine per request: share, under a lock
 	sem := make(chan struct{}, r.p.MaxInFlight)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -157,18 +161,25 @@ func (r *runner) openLoop(ctx context.Context) []*stats {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				rng := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
-				local := newStats()
-				r.operate(rng, local, intended)
-				r.mu.Lock()
-				r.shared.merge(local)
-				r.mu.Unlock()
+				r.operate(globalRand{}, r.shared, intended)
 			})
 		}
 	}
 	wg.Wait()
 	return []*stats{r.shared}
 }
+
+// rnd is what an operation draws from: a worker's own generator in a closed
+// loop, the shared (goroutine-safe) one in an open loop.
+type rnd interface {
+	Float64() float64
+	IntN(n int) int
+}
+
+type globalRand struct{}
+
+func (globalRand) Float64() float64 { return mrand.Float64() }
+func (globalRand) IntN(n int) int   { return mrand.IntN(n) }
 
 func boolInt(b bool) int {
 	if b {
@@ -179,7 +190,7 @@ func boolInt(b bool) int {
 
 // operate runs one operation chosen by the mix. start is when it was meant
 // to begin (now, in a closed loop).
-func (r *runner) operate(rng *mrand.Rand, s *stats, start time.Time) {
+func (r *runner) operate(rng rnd, s *stats, start time.Time) {
 	x := rng.Float64() * r.weights[len(r.weights)-1]
 	op := 0
 	for op < len(r.weights)-1 && x >= r.weights[op] {
@@ -221,7 +232,7 @@ func (r *runner) operate(rng *mrand.Rand, s *stats, start time.Time) {
 	}
 }
 
-func (r *runner) content(rng *mrand.Rand) []byte {
+func (r *runner) content(rng rnd) []byte {
 	x := rng.Float64() * r.sizeCum[len(r.sizeCum)-1]
 	i := 0
 	for i < len(r.sizeCum)-1 && x >= r.sizeCum[i] {
@@ -238,7 +249,7 @@ func (r *runner) content(rng *mrand.Rand) []byte {
 	return b[:size]
 }
 
-func (r *runner) create(rng *mrand.Rand, s *stats, start time.Time) (entry, bool) {
+func (r *runner) create(rng rnd, s *stats, start time.Time) (entry, bool) {
 	content := r.content(rng)
 	// Contents are [a-z0-9-]: nothing to escape, so the body is built by
 	// hand and the harness spends its CPU on load, not on encoding/json.
@@ -271,7 +282,7 @@ func (r *runner) create(rng *mrand.Rand, s *stats, start time.Time) (entry, bool
 	return entry{key: key, content: content}, true
 }
 
-func (r *runner) reveal(rng *mrand.Rand, s *stats, e entry, start time.Time) {
+func (r *runner) reveal(rng rnd, s *stats, e entry, start time.Time) {
 	status, body, err := r.get("/api/v1/secrets/" + e.key)
 	s.record("reveal", start, status, err)
 	if err != nil || status != 200 {

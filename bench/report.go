@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -15,6 +16,7 @@ import (
 // stats are the latency histograms (microseconds) and outcomes of one
 // worker; workers' stats are merged at the end.
 type stats struct {
+	mu     *sync.Mutex // set when goroutines share these stats (open loop)
 	hist   map[string]*hdrhistogram.Histogram
 	errors map[string]int64 // "create 503", "reveal timeout"
 }
@@ -33,6 +35,10 @@ func (s *stats) h(op string) *hdrhistogram.Histogram {
 }
 
 func (s *stats) observe(op string, d time.Duration) {
+	if s.mu != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
 	_ = s.h(op).RecordValue(max(d.Microseconds(), 1))
 }
 
@@ -40,6 +46,10 @@ func (s *stats) observe(op string, d time.Duration) {
 // it is not the one a healthy server gives.
 func (s *stats) record(op string, start time.Time, status int, err error) {
 	s.observe(op, time.Since(start))
+	if s.mu != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
 	switch {
 	case err != nil:
 		s.errors[op+" "+errKind(err)]++
