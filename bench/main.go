@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("\n### %s (%s): %s\n", p.Name, p.Mode, p.Description)
-		var ratios, p99s []float64
+		var ratios, p99s, cpus []float64
 		for round := 1; round <= *rounds; round++ {
 			var pair []Result
 			for _, t := range targets {
@@ -96,12 +96,21 @@ func run(ctx context.Context, args []string) error {
 			if len(pair) == 2 && pair[0].RPS > 0 && pair[0].All.P99 > 0 {
 				r, q := pair[1].RPS/pair[0].RPS, pair[1].All.P99/pair[0].All.P99
 				ratios, p99s = append(ratios, r), append(p99s, q)
-				fmt.Printf("\n  round %d: %s/%s throughput ×%.2f, p99 ×%.2f\n", round, targets[1].name, targets[0].name, r, q)
+				fmt.Printf("\n  round %d: %s/%s throughput ×%.2f, p99 ×%.2f", round, targets[1].name, targets[0].name, r, q)
+				if pair[0].CPUPerRequest > 0 && pair[1].CPUPerRequest > 0 {
+					c := pair[1].CPUPerRequest / pair[0].CPUPerRequest
+					cpus = append(cpus, c)
+					fmt.Printf(", CPU per request ×%.2f", c)
+				}
+				fmt.Println()
 			}
 		}
 		if len(ratios) > 0 {
 			fmt.Printf("\n== %s: %s vs %s over %d alternating rounds: throughput ×%.2f (median; min %.2f, max %.2f), p99 ×%.2f (median)\n",
 				p.Name, targets[1].name, targets[0].name, len(ratios), median(ratios), slices.Min(ratios), slices.Max(ratios), median(p99s))
+			if len(cpus) > 0 {
+				fmt.Printf("   CPU per request ×%.2f (median)\n", median(cpus))
+			}
 		}
 		if ctx.Err() != nil {
 			break
@@ -126,6 +135,10 @@ func runOnce(ctx context.Context, p *Profile, t namedTarget) (Result, error) {
 	done := make(chan struct{})
 	go progress(os.Stderr, t.name, p.totalDuration(), r, done)
 	started := time.Now()
+	cpu0 := 0.0
+	if t.pid > 0 {
+		cpu0 = cpuSeconds(t.pid)
+	}
 	var st []*stats
 	if p.openLoop() {
 		st = r.openLoop(ctx)
@@ -137,6 +150,10 @@ func runOnce(ctx context.Context, p *Profile, t namedTarget) (Result, error) {
 	res := summarize(p, t.name, started, took, st, r)
 	if t.pid > 0 {
 		res.PeakRSS = peakRSS(t.pid)
+		res.CPUSeconds = cpuSeconds(t.pid) - cpu0
+		if res.Requests > 0 {
+			res.CPUPerRequest = res.CPUSeconds / float64(res.Requests) * 1e6
+		}
 	}
 	return res, nil
 }

@@ -81,6 +81,10 @@ type Result struct {
 	Violations int64               `json:"violations"`
 	FirstBad   []string            `json:"first_violations,omitempty"`
 	PeakRSS    int64               `json:"peak_rss_bytes,omitempty"`
+	// CPUSeconds is the target process's user+system CPU during the run;
+	// per request it is the least noisy cost figure on a shared machine.
+	CPUSeconds    float64 `json:"cpu_seconds,omitempty"`
+	CPUPerRequest float64 `json:"cpu_us_per_request,omitempty"`
 }
 
 // OpResult is one operation's throughput and latency, in milliseconds.
@@ -127,6 +131,9 @@ func printResult(w io.Writer, r Result) {
 	fmt.Fprintf(w, "\n%s → %s: %d requests in %.1fs = %.0f req/s", r.Profile, r.Target, r.Requests, r.Seconds, r.RPS)
 	if r.PeakRSS > 0 {
 		fmt.Fprintf(w, ", peak RSS %.1f MiB", float64(r.PeakRSS)/(1<<20))
+	}
+	if r.CPUPerRequest > 0 {
+		fmt.Fprintf(w, ", %.1f µs CPU/request", r.CPUPerRequest)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  %-8s %9s %9s %8s %8s %8s %8s %8s\n", "op", "count", "per sec", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms")
@@ -194,6 +201,27 @@ func progress(w io.Writer, label string, total time.Duration, r *runner, done <-
 			last = n
 		}
 	}
+}
+
+// cpuSeconds is the process's user+system CPU time so far.
+func cpuSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	var utime, stime float64
+	fmt.Sscanf(f[11], "%g", &utime)
+	fmt.Sscanf(f[12], "%g", &stime)
+	return (utime + stime) / 100 // USER_HZ is 100 on Linux
 }
 
 // peakRSS is the process's high-water resident set (VmHWM), in bytes.

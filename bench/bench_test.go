@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func TestProfilesLoad(t *testing.T) {
+	files, _ := filepath.Glob("profiles/*.json")
+	if len(files) < 5 {
+		t.Fatalf("want the five profiles, found %v", files)
+	}
+	modes := map[string]bool{}
+	for _, f := range files {
+		p, err := loadProfile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		modes[p.Mode] = true
+		if p.totalDuration() <= 0 && p.Requests <= 0 {
+			t.Errorf("%s has no bound", f)
+		}
+	}
+	for _, m := range []string{"create", "reveal", "pair", "mixed", "spike"} {
+		if !modes[m] {
+			t.Errorf("no profile for mode %s", m)
+		}
+	}
+}
+
+func TestProfileRejects(t *testing.T) {
+	for _, p := range []Profile{
+		{Mode: "pair", Mix: map[string]float64{"pair": 1}, PayloadSizes: []int{1}},                                        // no load shape
+		{Mode: "pair", VUs: 1, Mix: map[string]float64{"pair": 1}, PayloadSizes: []int{1}},                                // no bound
+		{Mode: "pair", VUs: 1, Requests: 1, Mix: map[string]float64{"delete": 1}, PayloadSizes: []int{1}},                 // unknown op
+		{Mode: "spike", VUs: 1, Requests: 1, Mix: map[string]float64{"pair": 1}, PayloadSizes: []int{1}},                  // spike is open loop
+		{Mode: "pair", VUs: 1, Duration: Duration{time.Hour}, Mix: map[string]float64{"pair": 1}, PayloadSizes: []int{1}}, // unbounded
+	} {
+		if err := p.validate(); err == nil {
+			t.Errorf("accepted %+v", p)
+		}
+	}
+}
+
+// fakeAPI is a tiny in-memory one-time store speaking the v1 API; broken
+// makes it misbehave the way the harness must catch.
+func fakeAPI(t *testing.T, broken string) string {
+	var mu sync.Mutex
+	secrets := map[string]string{}
+	n := 0
+	h := func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		defer mu.Unlock()
+		path := string(ctx.Path())
+		if ctx.IsPost() {
+			content := field(ctx.PostBody(), `"content":"`)
+			n++
+			key := strings.Repeat("k", 40) + string(rune('a'+n%26)) + string(rune('a'+n/26%26)) + string(rune('a'+n/676%26))
+			secrets[key] = content
+			ctx.SetStatusCode(201)
+			ctx.SetBodyString(`{"access_key":"` + key + `"}`)
+			return
+		}
+		key := strings.TrimPrefix(path, "/api/v1/secrets/")
+		content, ok := secrets[key]
+		if !ok {
+			ctx.SetStatusCode(404)
+			return
+		}
+		switch broken {
+		case "twice": // never deletes
+		case "swap":
+			content = "someone-else's"
+			delete(secrets, key)
+		default:
+			delete(secrets, key)
+		}
+		ctx.SetBodyString(`{"content":"` + content + `"}`)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func TestRunnerCatchesViolations(t *testing.T) {
+	p := &Profile{Name: "t", Mode: "pair", VUs: 4, Requests: 300, Mix: map[string]float64{"pair": 1},
+		PayloadSizes: []int{32}, TTLHours: 1, Recheck: 1}
+	if err := p.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		broken string
+		want   bool
+	}{{"", false}, {"twice", true}, {"swap", true}} {
+		r := newRunner(p, fakeAPI(t, c.broken))
+		res := summarize(p, c.broken, time.Now(), time.Second, r.closedLoop(context.Background()), r)
+		if got := res.Violations > 0; got != c.want {
+			t.Errorf("server %q: %d violations (%v), want violations: %v", c.broken, res.Violations, res.FirstBad, c.want)
+		}
+		if res.Ops["pair"].Count == 0 || res.Requests < 300 {
+			t.Errorf("server %q: %d pairs, %d requests: the run did nothing", c.broken, res.Ops["pair"].Count, res.Requests)
+		}
+	}
+}
