@@ -43,9 +43,11 @@ type config struct {
 	MetricsAddr string `env:"METRICS_ADDR"` // empty: /metrics on the API port
 	PprofAddr   string `env:"PPROF_ADDR"`   // empty: no profiling endpoint
 
-	RedisURL     string        `env:"REDIS_URL"`
-	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"2s"`
-	AutoPipeline bool          `env:"REDIS_AUTOPIPELINE" envDefault:"true"`
+	RedisURL              string        `env:"REDIS_URL"`
+	RedisMode             string        `env:"REDIS_MODE" envDefault:"single"`
+	RedisSentinelPassword string        `env:"REDIS_SENTINEL_PASSWORD"`
+	RedisTimeout          time.Duration `env:"REDIS_TIMEOUT" envDefault:"2s"`
+	AutoPipeline          bool          `env:"REDIS_AUTOPIPELINE" envDefault:"true"`
 
 	MaxContentBytes int `env:"MAX_CONTENT_BYTES" envDefault:"65536"`
 	DefaultTTLHours int `env:"DEFAULT_TTL_HOURS" envDefault:"24"`
@@ -128,6 +130,15 @@ func (c *config) validate() error {
 		} else if c.SecretKeyPrevious[i] == c.SecretKey {
 			bad("SECRET_KEY_PREVIOUS", "entry %d repeats SECRET_KEY", i+1)
 		}
+	}
+	switch c.RedisMode {
+	case "single":
+	case "sentinel", "cluster":
+		if c.RedisURL == "" {
+			bad("REDIS_URL", "is required with REDIS_MODE=%s", c.RedisMode)
+		}
+	default:
+		bad("REDIS_MODE", "must be single, sentinel or cluster, got %q", c.RedisMode)
 	}
 	if prod && c.RedisURL == "" {
 		bad("REDIS_URL", "is required in production: the embedded store keeps nothing across restarts")
@@ -277,6 +288,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int("port", c.Port),
 		slog.String("public_url", c.PublicURL),
 		slog.String("store", store),
+		slog.String("redis_mode", c.RedisMode),
 		slog.String("secret_key", key),
 		slog.Int("previous_keys", len(c.SecretKeyPrevious)),
 		slog.Int("max_content_bytes", c.MaxContentBytes),

@@ -38,10 +38,15 @@ func main() {
 	}
 }
 
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
 const usage = `usage: readonce [command]
 
   serve                   run the HTTP API (the default)
   token --subject NAME    print a creator token (JWT) valid for ACCESS_TOKEN_EXPIRE_MINUTES
+  healthcheck             probe /health of the server on PORT; exit 0 if healthy (for HEALTHCHECK)
+  version                 print the version
 
 Configuration comes from the environment; see README.md.`
 
@@ -53,6 +58,11 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 	}
 	switch cmd {
 	case "serve", "token":
+	case "healthcheck":
+		return healthcheck(ctx, env, stdout)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "readonce", version)
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -116,7 +126,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := cache.Open(cache.Options{URL: cfg.RedisURL, Timeout: cfg.RedisTimeout, Logger: log, AutoPipeline: cfg.AutoPipeline})
+	store, err := cache.Open(cache.Options{
+		URL: cfg.RedisURL, Mode: cfg.RedisMode, SentinelPassword: cfg.RedisSentinelPassword,
+		Timeout: cfg.RedisTimeout, Logger: log, AutoPipeline: cfg.AutoPipeline,
+	})
 	if err != nil {
 		return err
 	}
@@ -176,7 +189,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 			return err
 		}
 	}
-	log.Info("readonce listening", "addr", ln.Addr().String(), "config", cfg)
+	log.Info("readonce listening", "addr", ln.Addr().String(), "version", version, "config", cfg)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

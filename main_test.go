@@ -418,3 +418,25 @@ func TestLogSinkFlushes(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	p := start(t, map[string]string{})
+	_, port, _ := net.SplitHostPort(p.addr)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"healthcheck"}, map[string]string{"PORT": port}, &out, io.Discard); err != nil {
+		t.Fatalf("healthcheck of a live server: %v", err)
+	}
+	if !strings.Contains(out.String(), "healthy") {
+		t.Errorf("healthcheck output: %q", out.String())
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0") // a port with nothing behind it once closed
+	_, dead, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	if err := run(context.Background(), []string{"healthcheck"}, map[string]string{"PORT": dead}, io.Discard, io.Discard); err == nil {
+		t.Error("healthcheck of nothing succeeded")
+	}
+	var v bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, nil, &v, io.Discard); err != nil || !strings.HasPrefix(v.String(), "readonce ") {
+		t.Errorf("version: %q %v", v.String(), err)
+	}
+}

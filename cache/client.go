@@ -14,10 +14,26 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Modes of reaching Redis.
+const (
+	ModeSingle   = "single"   // one server (or a proxy in front of many)
+	ModeSentinel = "sentinel" // Redis Sentinel: the URL names sentinels and master_name
+	ModeCluster  = "cluster"  // Redis Cluster: the URL names seed nodes
+)
+
 // Options says how to reach Redis.
 type Options struct {
-	// URL is a redis:// or rediss:// URL. Empty means the embedded store.
-	URL string
+	// URL is, by Mode:
+	//   single:   redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path?db=N
+	//   sentinel: redis://[user:pass@]sentinel:26379?master_name=NAME&addr=sentinel2:26379&…
+	//             (the credentials are used for the sentinels and the master alike)
+	//   cluster:  redis://[user:pass@]node:6379?addr=node2:6379&addr=node3:6379
+	// Empty means the embedded store.
+	URL  string
+	Mode string // single (default), sentinel or cluster
+	// SentinelPassword, when set, authenticates to the sentinels instead of
+	// the URL's password (which then only serves the master).
+	SentinelPassword string
 	// Timeout bounds every call to Redis: dial, read, write, and the whole
 	// command, so a frozen Redis turns into errors within Timeout.
 	Timeout time.Duration
@@ -46,17 +62,14 @@ func Open(opts Options) (*Store, error) {
 	if opts.URL == "" {
 		return openEmbedded(opts.Timeout, logger)
 	}
-	ro, err := redis.ParseURL(opts.URL)
+	rdb, err := newClient(opts)
 	if err != nil {
-		// ParseURL's message can quote the URL, password included.
-		return nil, fmt.Errorf("cache: REDIS_URL is not a valid redis:// URL")
+		return nil, err
 	}
-	applyLimits(ro, opts.Timeout)
-	rdb := redis.NewClient(ro)
 	s := newStore(rdb, opts.Timeout, nil)
 	if opts.AutoPipeline {
 		// The deferred face, so that each wait can be bounded (see exec).
-		ap, err := rdb.AsyncAutoPipeline()
+		ap, err := asyncAutoPipeline(rdb)
 		if err != nil {
 			rdb.Close()
 			return nil, fmt.Errorf("cache: autopipeline: %w", err)
@@ -64,6 +77,57 @@ func Open(opts Options) (*Store, error) {
 		s.ap = ap
 	}
 	return s, nil
+}
+
+// newClient builds the go-redis client for opts.Mode. Every mode reads and
+// writes on masters only: a GETDEL must never run on a replica, and a
+// replica read could show a secret already taken on the master.
+func newClient(opts Options) (redis.UniversalClient, error) {
+	// The parsers' messages can quote the URL, password included: never
+	// pass them on.
+	bad := fmt.Errorf("cache: REDIS_URL is not a valid URL for REDIS_MODE=%s", opts.Mode)
+	switch opts.Mode {
+	case "", ModeSingle:
+		o, err := redis.ParseURL(opts.URL)
+		if err != nil {
+			return nil, bad
+		}
+		applyLimits(o, opts.Timeout)
+		return redis.NewClient(o), nil
+	case ModeSentinel:
+		o, err := redis.ParseFailoverURL(opts.URL)
+		if err != nil || o.MasterName == "" {
+			return nil, fmt.Errorf("%w (sentinel: add ?master_name=NAME)", bad)
+		}
+		o.Username, o.Password = o.SentinelUsername, o.SentinelPassword
+		if opts.SentinelPassword != "" {
+			o.SentinelPassword = opts.SentinelPassword
+		}
+		o.RouteByLatency, o.RouteRandomly, o.ReplicaOnly = false, false, false
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = opts.Timeout, opts.Timeout, opts.Timeout, opts.Timeout
+		o.ContextTimeoutEnabled, o.MaxRetries, o.DisableIdentity = true, -1, true
+		return redis.NewFailoverClient(o), nil
+	case ModeCluster:
+		o, err := redis.ParseClusterURL(opts.URL)
+		if err != nil {
+			return nil, bad
+		}
+		o.ReadOnly, o.RouteByLatency, o.RouteRandomly = false, false, false
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = opts.Timeout, opts.Timeout, opts.Timeout, opts.Timeout
+		o.ContextTimeoutEnabled, o.MaxRetries, o.DisableIdentity = true, -1, true
+		return redis.NewClusterClient(o), nil
+	}
+	return nil, fmt.Errorf("cache: REDIS_MODE %q: want single, sentinel or cluster", opts.Mode)
+}
+
+func asyncAutoPipeline(rdb redis.UniversalClient) (*redis.AutoPipeliner, error) {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c.AsyncAutoPipeline()
+	case *redis.ClusterClient:
+		return c.AsyncAutoPipelineWithOptions(clusterAutoPipelineOptions())
+	}
+	return nil, fmt.Errorf("no autopipeliner for %T", rdb)
 }
 
 // applyLimits sets what every client of ours needs, whatever the URL said.
@@ -79,6 +143,15 @@ func applyLimits(o *redis.Options, timeout time.Duration) {
 	// outcome is reported as an error and the client sees 503.
 	o.MaxRetries = -1
 	o.DisableIdentity = true
+}
+
+// clusterAutoPipelineOptions: the deferred face on a cluster shards by node
+// and needs Unordered; commands of one request are never reordered anyway,
+// since each request sends one command and waits for it.
+func clusterAutoPipelineOptions() *redis.AutoPipelineOptions {
+	o := redis.DefaultAutoPipelineOptions()
+	o.Unordered = true
+	return o
 }
 
 // openEmbedded starts an in-process, Redis-compatible store: miniredis with
