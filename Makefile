@@ -4,7 +4,7 @@ GO ?= go
 BIN ?= bin/readonce
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run build test test-integration fuzz bench screenshots lint
+.PHONY: help run build docker helm-lint test test-integration fuzz bench screenshots lint
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -12,8 +12,14 @@ help: ## Show this help
 run: ## Run the server on the embedded store (no Redis needed) at http://localhost:8000
 	$(GO) run .
 
-build: ## Build a static binary into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN) .
+build: ## Build the static binary the container ships into bin/ (version from git)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) .
+
+docker: ## Build the container image readonce:$(VERSION) (needs a Docker engine)
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t readonce:$(VERSION) .
+
+helm-lint: ## Lint the Helm chart and render/check every values set (Helm SDK, deploy/ module)
+	cd deploy && $(GO) test -count=1 ./...
 
 test: ## Run the hermetic test suite with the race detector
 	$(GO) test -race ./...

@@ -230,20 +230,26 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
-// weakSecret catches the keys people paste from examples: placeholders and
-// values with too few distinct characters to be random.
+// weakSecret catches the keys people paste from examples: placeholders
+// ("your-secret-key-here…", "changeme…") and values with too few distinct
+// characters to be random. A word inside a long random key (openssl rand
+// -base64 48 can spell "test") has many distinct characters around it and
+// does not count.
 func weakSecret(k string) bool {
-	lower := strings.ToLower(k)
-	for _, word := range []string{"change", "secret", "example", "default", "password", "insecure", "replace", "your", "test"} {
-		if strings.Contains(lower, word) {
-			return true
-		}
-	}
 	distinct := map[rune]bool{}
 	for _, r := range k {
 		distinct[r] = true
 	}
-	return len(distinct) < 10
+	if len(distinct) < 10 {
+		return true
+	}
+	lower := strings.ToLower(k)
+	for _, word := range []string{"change", "secret", "example", "default", "password", "insecure", "replace", "your", "test"} {
+		if strings.Contains(lower, word) && len(distinct) < 24 {
+			return true
+		}
+	}
+	return false
 }
 
 // explainEnvError turns caarlos0/env's field names into variable names.

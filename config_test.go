@@ -133,3 +133,19 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 		t.Errorf("the config log lacks its settings: %s", buf.String())
 	}
 }
+
+func TestWeakSecret(t *testing.T) {
+	t.Parallel()
+	for k, want := range map[string]bool{
+		"your-secret-key-here-please-update-it":      true,
+		"changeme-changeme-changeme-changeme":        true,
+		strings.Repeat("ab", 32):                     true,
+		"this-is-a-test-key-for-production-use-only": true,
+		strongKey: false,
+		"Xq7TestRk2mZ9pLw4vBn8cYdF1hJ6sGt3uEiA0oKyQzMxNbVaWlPjCfDgHrSeUT5": false, // random, happens to spell "Test"
+	} {
+		if got := weakSecret(k); got != want {
+			t.Errorf("weakSecret(%q) = %v, want %v", k, got, want)
+		}
+	}
+}
