@@ -48,6 +48,9 @@ type config struct {
 	RedisSentinelPassword string        `env:"REDIS_SENTINEL_PASSWORD"`
 	RedisTimeout          time.Duration `env:"REDIS_TIMEOUT" envDefault:"2s"`
 	AutoPipeline          bool          `env:"REDIS_AUTOPIPELINE" envDefault:"true"`
+	// Durability: WAIT for this many replicas after every SET and GETDEL.
+	MinReplicasAck  int  `env:"REDIS_MIN_REPLICAS_ACK" envDefault:"0"`
+	SkipPolicyCheck bool `env:"REDIS_SKIP_POLICY_CHECK" envDefault:"false"`
 
 	MaxContentBytes int `env:"MAX_CONTENT_BYTES" envDefault:"65536"`
 	DefaultTTLHours int `env:"DEFAULT_TTL_HOURS" envDefault:"24"`
@@ -130,6 +133,9 @@ func (c *config) validate() error {
 		} else if c.SecretKeyPrevious[i] == c.SecretKey {
 			bad("SECRET_KEY_PREVIOUS", "entry %d repeats SECRET_KEY", i+1)
 		}
+	}
+	if c.MinReplicasAck < 0 || c.MinReplicasAck > 16 {
+		bad("REDIS_MIN_REPLICAS_ACK", "must be 0..16, got %d", c.MinReplicasAck)
 	}
 	switch c.RedisMode {
 	case "single":
@@ -295,6 +301,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("public_url", c.PublicURL),
 		slog.String("store", store),
 		slog.String("redis_mode", c.RedisMode),
+		slog.Int("redis_min_replicas_ack", c.MinReplicasAck),
 		slog.String("secret_key", key),
 		slog.Int("previous_keys", len(c.SecretKeyPrevious)),
 		slog.Int("max_content_bytes", c.MaxContentBytes),

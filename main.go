@@ -129,11 +129,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	store, err := cache.Open(cache.Options{
 		URL: cfg.RedisURL, Mode: cfg.RedisMode, SentinelPassword: cfg.RedisSentinelPassword,
 		Timeout: cfg.RedisTimeout, Logger: log, AutoPipeline: cfg.AutoPipeline,
+		MinReplicasAck: cfg.MinReplicasAck, SkipPolicyCheck: cfg.SkipPolicyCheck,
 	})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	// Say now what /ready will say: a wrong eviction policy, or no Redis yet
+	// (readonce still starts, and becomes ready when Redis does).
+	if err := store.Ready(ctx); err != nil {
+		log.Error("the store is not ready", "error", err)
+	}
 
 	reg := newRegistry(store)
 	scfg := server.Config{

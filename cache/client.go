@@ -42,6 +42,12 @@ type Options struct {
 	// AutoPipeline batches concurrent SETs and GETDELs into shared round
 	// trips (go-redis's experimental autopipeliner). Retries stay off.
 	AutoPipeline bool
+	// MinReplicasAck > 0 makes every SET and GETDEL wait (WAIT) until that
+	// many replicas have it, within the timeout; otherwise the call fails.
+	MinReplicasAck int
+	// SkipPolicyCheck turns off the maxmemory-policy check of Ready, for a
+	// managed Redis that blocks CONFIG (and guarantees noeviction itself).
+	SkipPolicyCheck bool
 }
 
 // Open connects to Redis (or starts the embedded store) and returns a Store.
@@ -67,7 +73,8 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := newStore(rdb, opts.Timeout, nil)
-	if opts.AutoPipeline {
+	s.minAcks, s.skipPolicy = opts.MinReplicasAck, opts.SkipPolicyCheck
+	if opts.AutoPipeline && opts.MinReplicasAck == 0 { // WAIT must follow its write on one connection
 		// The deferred face, so that each wait can be bounded (see exec).
 		ap, err := asyncAutoPipeline(rdb)
 		if err != nil {

@@ -12,7 +12,7 @@ func TestIntegrationStore(t *testing.T) {
 	srv := redistest.Start(t)
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			s := openMode(t, srv.URL(), m.ap)
+			s := openOpts(t, Options{URL: srv.URL(), AutoPipeline: m.ap})
 			storeSuite(t, s)
 			t.Run("500 concurrent takes, 20 rounds", func(t *testing.T) {
 				exactlyOnce(t, s, 500, 20)

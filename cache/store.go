@@ -15,10 +15,12 @@ import (
 
 // Store is a one-time key-value store on Redis.
 type Store struct {
-	rdb      redis.UniversalClient
-	ap       *redis.AutoPipeliner // nil unless Options.AutoPipeline
-	timeout  time.Duration
-	embedded *miniredis.Miniredis // nil unless REDIS_URL was empty
+	rdb        redis.UniversalClient
+	ap         *redis.AutoPipeliner // nil unless Options.AutoPipeline
+	minAcks    int                  // WAIT for this many replicas after each write
+	skipPolicy bool
+	timeout    time.Duration
+	embedded   *miniredis.Miniredis // nil unless REDIS_URL was empty
 }
 
 func newStore(rdb redis.UniversalClient, timeout time.Duration, embedded *miniredis.Miniredis) *Store {
@@ -33,7 +35,11 @@ func (s *Store) Embedded() bool { return s.embedded != nil }
 func (s *Store) Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.exec(ctx, redis.NewStatusCmd(ctx, "set", key, blob, "px", ttl.Milliseconds())); err != nil {
+	cmd := redis.NewStatusCmd(ctx, "set", key, blob, "px", ttl.Milliseconds())
+	if s.minAcks > 0 {
+		return s.replicated(ctx, "put", key, cmd)
+	}
+	if err := s.exec(ctx, cmd); err != nil {
 		return classify("put", err)
 	}
 	return nil
@@ -46,16 +52,59 @@ func (s *Store) Take(ctx context.Context, key string) (blob []byte, found bool, 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	cmd := redis.NewStringCmd(ctx, "getdel", key)
-	if err = s.exec(ctx, cmd); err == nil {
+	if s.minAcks > 0 {
+		// Fail closed: a deletion the replicas have not seen could come back
+		// after a failover, so the content is not returned unless they have.
+		if err = s.replicated(ctx, "take", key, cmd); err == nil {
+			blob, err = cmd.Bytes()
+		}
+	} else if err = s.exec(ctx, cmd); err == nil {
 		blob, err = cmd.Bytes()
 	}
+	var cerr *Error
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, false, nil
+	case errors.As(err, &cerr):
+		return nil, false, err
 	case err != nil:
 		return nil, false, classify("take", err)
 	}
 	return blob, true, nil
+}
+
+// replicated runs cmd and then WAIT on the same connection (a pipeline to
+// the key's master: one round trip), and fails unless minAcks replicas
+// acknowledged it. A GETDEL that found nothing needs no acknowledgement.
+func (s *Store) replicated(ctx context.Context, op, key string, cmd redis.Cmder) error {
+	var target redis.Cmdable = s.rdb
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		master, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return classify(op, err)
+		}
+		target = master
+	}
+	var wait *redis.IntCmd
+	_, _ = target.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_ = p.Process(ctx, cmd)
+		// Leave a quarter of the budget for the replies to come back.
+		wait = redis.NewIntCmd(ctx, "wait", s.minAcks, (s.timeout * 3 / 4).Milliseconds())
+		_ = p.Process(ctx, wait)
+		return nil
+	})
+	if err := cmd.Err(); errors.Is(err, redis.Nil) {
+		return err
+	} else if err != nil {
+		return classify(op, err)
+	}
+	if err := wait.Err(); err != nil {
+		return classify(op, err)
+	}
+	if n := wait.Val(); n < int64(s.minAcks) {
+		return &Error{Op: op, Kind: "replication", Err: fmt.Errorf("%d of %d replicas acknowledged", n, s.minAcks)}
+	}
+	return nil
 }
 
 // exec runs one SET or GETDEL, through the autopipeliner when it is on, and
@@ -86,14 +135,53 @@ func (s *Store) Restore(ctx context.Context, key string, blob []byte, expiresAt 
 	return nil
 }
 
-// Ready reports whether Redis answers.
+// Ready reports whether Redis answers and runs maxmemory-policy noeviction
+// (on every master): every secret has a TTL, so a volatile-* policy evicts
+// live secrets under memory pressure, and so does allkeys-*.
 func (s *Store) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return classify("ping", err)
 	}
+	if s.skipPolicy || s.embedded != nil {
+		return nil
+	}
+	check := func(ctx context.Context, c *redis.Client) error {
+		policy, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+		if err != nil {
+			return &PolicyError{Err: err}
+		}
+		if p := policy["maxmemory-policy"]; p != "noeviction" {
+			return &PolicyError{Policy: p}
+		}
+		return nil
+	}
+	switch c := s.rdb.(type) {
+	case *redis.Client:
+		return check(ctx, c)
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, check)
+	}
 	return nil
+}
+
+// PolicyError says Redis would evict secrets, or could not be asked.
+type PolicyError struct {
+	Policy string // the policy found; empty when CONFIG GET failed
+	Err    error
+}
+
+func (e *PolicyError) Error() string { return "cache: ready: " + e.ReadinessDetail() }
+func (e *PolicyError) Unwrap() error { return e.Err }
+
+// ReadinessDetail is the message /ready shows: safe (no secret), and what
+// an operator needs to act.
+func (e *PolicyError) ReadinessDetail() string {
+	if e.Policy == "" {
+		return "cannot read Redis maxmemory-policy (CONFIG GET refused?); set REDIS_SKIP_POLICY_CHECK=true if your provider guarantees noeviction"
+	}
+	return fmt.Sprintf("Redis maxmemory-policy is %s; readonce needs noeviction (every secret has a TTL, so %s can evict live secrets)", e.Policy, e.Policy)
 }
 
 // PoolStats is the state of the connection pool, for metrics.

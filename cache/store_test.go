@@ -16,11 +16,19 @@ import (
 
 const testTimeout = 2 * time.Second
 
+// openT opens a store on miniredis, which has no CONFIG command: the
+// eviction-policy check is tested on a real redis-server instead.
 func openT(t testing.TB, url string) *Store { return openMode(t, url, false) }
 
 func openMode(t testing.TB, url string, autoPipeline bool) *Store {
 	t.Helper()
-	s, err := Open(Options{URL: url, Timeout: testTimeout, AutoPipeline: autoPipeline})
+	return openOpts(t, Options{URL: url, AutoPipeline: autoPipeline, SkipPolicyCheck: true})
+}
+
+func openOpts(t testing.TB, o Options) *Store {
+	t.Helper()
+	o.Timeout = testTimeout
+	s, err := Open(o)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -437,4 +437,3 @@ func TestRejects(t *testing.T) {
 		})
 	}
 }
-

@@ -153,7 +153,12 @@ func (s *Server) ready(ctx *fasthttp.RequestCtx) {
 	if err := s.store.Ready(context.Background()); err != nil {
 		s.log.Warn("not ready", "request_id", requestID(ctx), "error", err)
 		ctx.Response.Header.Set("Retry-After", retryAfterSeconds)
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "Store unavailable")
+		detail := "Store unavailable"
+		var why interface{ ReadinessDetail() string }
+		if errors.As(err, &why) {
+			detail = why.ReadinessDetail() // e.g. the eviction policy to fix
+		}
+		writeError(ctx, fasthttp.StatusServiceUnavailable, detail)
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))

@@ -6,6 +6,7 @@ package redistest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -31,6 +32,12 @@ type Server struct {
 // waits until it answers PING.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
+	return start(t, "", extra)
+}
+
+// start runs redis-server; with a config file (sentinels) that comes first.
+func start(t testing.TB, configFile string, extra []string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server is not installed (apt-get install -y redis-server): %v", err)
@@ -39,11 +46,16 @@ func Start(t testing.TB, extra ...string) *Server {
 	var lastErr error
 	for range 5 { // a free port can be taken between probe and bind: try again
 		port := freePort(t)
-		args := append([]string{
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", dir,
-			"--maxmemory-policy", "noeviction", "--loglevel", "warning",
-		}, extra...)
+		var args []string
+		if configFile != "" {
+			args = append(args, configFile)
+		}
+		args = append(args,
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--loglevel", "warning")
+		if configFile == "" {
+			args = append(args, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction")
+		}
+		args = append(args, extra...)
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, args: args, t: t}
 		s.cmd = exec.Command(bin, args...)
 		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
@@ -82,6 +94,49 @@ func (s *Server) Stop() {
 func (s *Server) Pause()  { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
 func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
+// Info returns the text of a bulk-string reply (INFO, CLUSTER INFO, …).
+func (s *Server) Info(args ...string) (string, error) { return DoBulk(s.Addr, args...) }
+
+// DoBulk sends one command to addr and returns its bulk-string reply whole.
+func DoBulk(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(encode(args)); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	head = strings.TrimRight(head, "\r\n")
+	if !strings.HasPrefix(head, "$") {
+		return head, nil
+	}
+	n, _ := strconv.Atoi(head[1:])
+	if n < 0 {
+		return "", nil
+	}
+	buf := make([]byte, n+2)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+func encode(args []string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return []byte(b.String())
+}
+
 // Do sends one command over a fresh connection and returns the first reply
 // line, for test set-up that should not depend on the code under test.
 func (s *Server) Do(args ...string) (string, error) {
@@ -96,12 +151,7 @@ func Do(addr string, args ...string) (string, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.Write([]byte(b.String())); err != nil {
+	if _, err := c.Write(encode(args)); err != nil {
 		return "", err
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
@@ -128,4 +178,143 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Cluster is a Redis Cluster of masters without replicas.
+type Cluster struct{ Nodes []*Server }
+
+// URL is the go-redis cluster URL: the first node, the rest as addr=.
+func (c *Cluster) URL() string {
+	u := "redis://" + c.Nodes[0].Addr
+	for i, n := range c.Nodes[1:] {
+		if i == 0 {
+			u += "?"
+		} else {
+			u += "&"
+		}
+		u += "addr=" + n.Addr
+	}
+	return u
+}
+
+// StartCluster starts n masters in cluster mode, joins them with
+// redis-cli --cluster create (slots split evenly, no replicas) and waits
+// until every node reports cluster_state:ok.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	c := &Cluster{}
+	args := []string{"--cluster", "create"}
+	for range n {
+		s := Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		c.Nodes = append(c.Nodes, s)
+		args = append(args, s.Addr)
+	}
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for _, s := range c.Nodes {
+		for {
+			info, err := s.Info("CLUSTER", "INFO")
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster not ok on %s: %q %v", s.Addr, info, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+// Sentinels is a master, one replica and three sentinels watching them.
+type Sentinels struct {
+	Master, Replica *Server
+	Sentinels       []*Server
+	MasterName      string
+}
+
+// URL is the go-redis failover URL: the sentinels and the master name.
+func (s *Sentinels) URL() string {
+	u := "redis://" + s.Sentinels[0].Addr + "?master_name=" + s.MasterName
+	for _, x := range s.Sentinels[1:] {
+		u += "&addr=" + x.Addr
+	}
+	return u
+}
+
+// MasterAddr asks a sentinel which address is the master now.
+func (s *Sentinels) MasterAddr() (string, error) {
+	c, err := net.DialTimeout("tcp", s.Sentinels[0].Addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Write(encode([]string{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName})); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	var parts []string
+	for range 5 { // *2, $n, host, $n, port
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line != "" && line[0] != '*' && line[0] != '$' {
+			parts = append(parts, line)
+		}
+	}
+	if len(parts) != 2 {
+		return "", fmt.Errorf("unexpected reply %v", parts)
+	}
+	return net.JoinHostPort(parts[0], parts[1]), nil
+}
+
+// StartSentinels starts a master, a replica of it, and three sentinels with
+// quorum 2 and a 1 s down-after, and waits until the sentinels know the
+// replica.
+func StartSentinels(t testing.TB) *Sentinels {
+	t.Helper()
+	s := &Sentinels{MasterName: "mymaster"}
+	s.Master = Start(t)
+	s.Replica = Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(s.Master.Port))
+	waitFor(t, "replica in sync", func() bool {
+		info, err := s.Replica.Info("INFO", "replication")
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
+	for i := range 3 {
+		conf := filepath.Join(t.TempDir(), fmt.Sprintf("sentinel-%d.conf", i))
+		text := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n"+
+			"sentinel down-after-milliseconds %s 1000\n"+
+			"sentinel failover-timeout %s 5000\n"+
+			"sentinel parallel-syncs %s 1\n", s.MasterName, s.Master.Port, s.MasterName, s.MasterName, s.MasterName)
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.Sentinels = append(s.Sentinels, start(t, conf, []string{"--sentinel"}))
+	}
+	waitFor(t, "sentinels see the replica", func() bool {
+		for _, x := range s.Sentinels {
+			info, err := x.Info("INFO", "sentinel")
+			if err != nil || !strings.Contains(info, "slaves=1") || !strings.Contains(info, "sentinels=3") {
+				return false
+			}
+		}
+		return true
+	})
+	return s
+}
+
+func waitFor(t testing.TB, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -1,0 +1,293 @@
+//go:build integration
+
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/readonce/readonce/internal/redistest"
+)
+
+func TestIntegrationCluster(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3)
+	for _, ap := range []string{"false", "true"} {
+		t.Run("autopipeline="+ap, func(t *testing.T) {
+			s := &faultSuite{}
+			_, c := startOn(t, s, cluster.URL(), "REDIS_MODE", "cluster", "REDIS_AUTOPIPELINE", ap, "REDIS_TIMEOUT", "2s")
+			if r := c.do("GET", "/ready", ""); r.status != 200 {
+				t.Fatalf("/ready on a noeviction cluster: %d %v", r.status, r.body)
+			}
+			before := dbsizes(t, cluster.Nodes)
+			keys := map[string]string{}
+			for i := range 60 {
+				content := fmt.Sprintf("cluster-secret-%d-%d", i, time.Now().UnixNano())
+				r := c.create(content)
+				if r.status != 201 {
+					t.Fatalf("create %d: %d %v", i, r.status, r.body)
+				}
+				keys[r.body["access_key"].(string)] = content
+			}
+			after := dbsizes(t, cluster.Nodes)
+			for i := range after {
+				if after[i] <= before[i] {
+					t.Errorf("node %d got no secrets (%d → %d): keys are not spread over slots", i, before[i], after[i])
+				}
+			}
+			for key, content := range keys {
+				if r := c.reveal(key); r.status != 200 || r.body["content"] != content {
+					t.Fatalf("reveal across slots: %d %v", r.status, r.body)
+				}
+				if r := c.reveal(key); r.status != 404 {
+					t.Fatalf("second reveal: %d", r.status)
+				}
+			}
+			raceReveals(t, c, 200)
+		})
+	}
+}
+
+func dbsizes(t *testing.T, nodes []*redistest.Server) []int {
+	t.Helper()
+	var out []int
+	for _, n := range nodes {
+		reply, err := n.Do("DBSIZE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := strconv.Atoi(strings.TrimPrefix(reply, ":"))
+		out = append(out, v)
+	}
+	return out
+}
+
+// raceReveals: n concurrent reveals of one key, exactly one 200.
+func raceReveals(t *testing.T, c *client, n int) {
+	t.Helper()
+	r := c.create("raced for")
+	key := r.body["access_key"].(string)
+	var ok, notFound, other atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			switch c.reveal(key).status {
+			case 200:
+				ok.Add(1)
+			case 404:
+				notFound.Add(1)
+			default:
+				other.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != 1 || other.Load() != 0 {
+		t.Errorf("%d concurrent reveals: %d × 200, %d × 404, %d other; want exactly one 200", n, ok.Load(), notFound.Load(), other.Load())
+	}
+}
+
+func TestIntegrationSentinelFailover(t *testing.T) {
+	sent := redistest.StartSentinels(t)
+	s := &faultSuite{}
+	_, c := startOn(t, s, sent.URL(), "REDIS_MODE", "sentinel", "REDIS_MIN_REPLICAS_ACK", "1", "REDIS_TIMEOUT", "1s")
+	r := c.create("through sentinel")
+	if r.status != 201 {
+		t.Fatalf("create through sentinel: %d %v", r.status, r.body)
+	}
+	if got := c.reveal(r.body["access_key"].(string)); got.status != 200 || got.body["content"] != "through sentinel" {
+		t.Fatalf("reveal through sentinel: %d %v", got.status, got.body)
+	}
+	oldMaster, _ := sent.MasterAddr()
+
+	// A bounded create+reveal load with a failover in the middle.
+	var revealedTwice, lost, otherStatus, ok200, unavailable, last503 atomic.Int64
+	note503 := func() {
+		unavailable.Add(1)
+		last503.Store(time.Now().UnixNano())
+	}
+	stop := time.Now().Add(8 * time.Second)
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(stop); i++ {
+				content := fmt.Sprintf("failover-%d-%d-%d", w, i, time.Now().UnixNano())
+				r := c.create(content)
+				switch {
+				case r.status == 503:
+					note503()
+					continue
+				case r.status != 201:
+					otherStatus.Add(1)
+					continue
+				}
+				key := r.body["access_key"].(string)
+				first := c.reveal(key)
+				retried := false
+				for first.status == 503 && time.Now().Before(stop.Add(10*time.Second)) {
+					note503()
+					retried = true
+					time.Sleep(100 * time.Millisecond)
+					first = c.reveal(key)
+				}
+				switch {
+				case first.status == 200 && first.body["content"] == content:
+					ok200.Add(1)
+				case first.status == 404 && retried:
+					// The 503 was an unknown outcome: that attempt may have
+					// taken the secret (unshown). Gone is the safe answer.
+					continue
+				case first.status == 404:
+					lost.Add(1) // acknowledged by a replica, never revealed, yet gone
+					continue
+				default:
+					otherStatus.Add(1)
+					continue
+				}
+				if again := c.reveal(key); again.status == 200 {
+					revealedTwice.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(2 * time.Second)
+	if reply, err := sent.Sentinels[1].Do("SENTINEL", "FAILOVER", sent.MasterName); err != nil || reply != "+OK" {
+		t.Fatalf("SENTINEL FAILOVER: %q %v", reply, err)
+	}
+	switched := time.Now()
+	wg.Wait()
+
+	newMaster, _ := sent.MasterAddr()
+	if newMaster == oldMaster {
+		t.Fatalf("no failover happened (master still %s)", newMaster)
+	}
+	window := time.Duration(0)
+	if l := last503.Load(); l > 0 {
+		window = time.Unix(0, l).Sub(switched)
+	}
+	t.Logf("failover %s → %s; %d pairs revealed once; %d 503s, the last %v after SENTINEL FAILOVER",
+		oldMaster, newMaster, ok200.Load(), unavailable.Load(), window.Round(100*time.Millisecond))
+	if window > 10*time.Second {
+		t.Errorf("503s went on for %v after the failover, want a few seconds", window)
+	}
+	if revealedTwice.Load() != 0 {
+		t.Errorf("%d secrets were revealed twice across the failover", revealedTwice.Load())
+	}
+	if lost.Load() != 0 || otherStatus.Load() != 0 {
+		t.Errorf("%d acknowledged secrets lost, %d answers other than 201/200/404/503", lost.Load(), otherStatus.Load())
+	}
+	if ok200.Load() < 20 {
+		t.Errorf("only %d pairs completed: the load proved little", ok200.Load())
+	}
+	// Serving now, without a restart.
+	for {
+		r := c.create("after the failover")
+		if r.status == 201 {
+			if got := c.reveal(r.body["access_key"].(string)); got.status == 200 {
+				break
+			}
+		}
+		if time.Since(switched) > 20*time.Second {
+			t.Fatalf("not serving 20 s after the failover: %d %v", r.status, r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// With REDIS_MIN_REPLICAS_ACK=1 and the replica frozen, nothing is
+// acknowledged: creates answer 503, and a reveal fails closed (503, the
+// content not shown) rather than risk a failover bringing it back.
+func TestIntegrationReplicaAckFrozenReplica(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		info, _ := replica.Info("INFO", "replication")
+		if strings.Contains(info, "master_link_status:up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("replica never synced")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s := &faultSuite{}
+	_, c := startOn(t, s, master.URL(), "REDIS_MIN_REPLICAS_ACK", "1", "REDIS_TIMEOUT", "1s")
+	kept := c.create("shown only if replicated")
+	if kept.status != 201 {
+		t.Fatalf("create with a live replica: %d %v", kept.status, kept.body)
+	}
+
+	replica.Pause()
+	defer replica.Resume()
+	if r := c.create("not replicated"); r.status != 503 {
+		t.Errorf("create with the replica frozen: %d, want 503", r.status)
+	}
+	r := c.reveal(kept.body["access_key"].(string))
+	if r.status != 503 || r.body["content"] != nil {
+		t.Errorf("reveal with the replica frozen: %d %v, want 503 without content", r.status, r.body)
+	}
+	if r.took > 3*time.Second {
+		t.Errorf("an unacknowledged reveal took %v", r.took)
+	}
+	replica.Resume()
+	if r := c.create("replicated again"); r.status != 201 {
+		t.Errorf("create after the replica thawed: %d", r.status)
+	}
+}
+
+func TestIntegrationEvictionGuard(t *testing.T) {
+	lru := redistest.Start(t, "--maxmemory-policy", "volatile-lru")
+	s := &faultSuite{}
+	_, c := startOn(t, s, lru.URL())
+	r := c.do("GET", "/ready", "")
+	if detail, _ := r.body["detail"].(string); r.status != 503 || !strings.Contains(detail, "volatile-lru") {
+		t.Errorf("/ready on volatile-lru: %d %q, want 503 naming the policy", r.status, detail)
+	}
+	_, c2 := startOn(t, s, lru.URL(), "REDIS_SKIP_POLICY_CHECK", "true")
+	if r := c2.do("GET", "/ready", ""); r.status != 200 {
+		t.Errorf("/ready with the check skipped: %d", r.status)
+	}
+
+	// Full Redis (noeviction): creates 503 "storage full", reveals still work.
+	full := redistest.Start(t)
+	_, c3 := startOn(t, s, full.URL())
+	var keys []string
+	for i := range 20 {
+		r := c3.create(fmt.Sprintf("before-full-%d", i))
+		keys = append(keys, r.body["access_key"].(string))
+	}
+	info, _ := full.Info("INFO", "memory")
+	var used int
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			used, _ = strconv.Atoi(v)
+		}
+	}
+	if reply, err := full.Do("CONFIG", "SET", "maxmemory", strconv.Itoa(used)); err != nil || reply != "+OK" {
+		t.Fatalf("CONFIG SET maxmemory: %q %v", reply, err)
+	}
+	big := strings.Repeat("x", 60000)
+	var sawFull bool
+	for range 50 {
+		r := c3.create(big)
+		if r.status == 503 && r.body["detail"] == "storage full" {
+			sawFull = true
+			break
+		}
+	}
+	if !sawFull {
+		t.Fatal("a full Redis never answered 503 storage full")
+	}
+	for i, k := range keys {
+		if r := c3.reveal(k); r.status != 200 || r.body["content"] != fmt.Sprintf("before-full-%d", i) {
+			t.Fatalf("reveal with Redis full: %d %v, want 200", r.status, r.body)
+		}
+	}
+}
