@@ -35,7 +35,7 @@ bench: ## Load-test readonce against bench/baseline on a real redis-server (a fe
 	bench/run.sh
 
 screenshots: ## Rewrite the README's screenshots in docs/ (needs chromium)
-	$(GO) test -count=1 -tags integration -run 'InBrowser' ./server -args -readme-screenshots=$(CURDIR)/docs
+	$(GO) test -count=1 -tags integration -run 'DocsInBrowser|SharingInBrowser' ./server -args -readme-screenshots=$(CURDIR)/docs
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -44,8 +44,8 @@ func testCreateReveal(t *testing.T, a *app) {
 			t.Fatalf("POST %s: status %d, body %s", path, r.status, r.body)
 		}
 		body := r.json(t)
-		if len(body) != 3 {
-			t.Errorf("create body has fields %v, want access_key, expires_at, secret_url", body)
+		if len(body) != 4 {
+			t.Errorf("create body has fields %v, want access_key, expires_at, secret_url, share_url", body)
 		}
 		key, _ := body["access_key"].(string)
 		if len(key) != 43 {
@@ -53,6 +53,9 @@ func testCreateReveal(t *testing.T, a *app) {
 		}
 		if got, want := body["secret_url"], publicURL+"/api/v1/secrets/"+key; got != want {
 			t.Errorf("secret_url: got %v, want %v", got, want)
+		}
+		if got, want := body["share_url"], publicURL+"/s#"+key; got != want {
+			t.Errorf("share_url: got %v, want %v (the key only in the fragment)", got, want)
 		}
 		exp, err := time.Parse("2006-01-02T15:04:05.000000Z", body["expires_at"].(string))
 		if err != nil {
@@ -257,6 +260,9 @@ func testLinkPoisoning(t *testing.T, a *app) {
 	url, _ := r.json(t)["secret_url"].(string)
 	if !strings.HasPrefix(url, publicURL+"/api/v1/secrets/") {
 		t.Errorf("secret_url %q does not start with PUBLIC_URL", url)
+	}
+	if share, _ := r.json(t)["share_url"].(string); !strings.HasPrefix(share, publicURL+"/s#") {
+		t.Errorf("share_url %q does not start with PUBLIC_URL", share)
 	}
 }
 

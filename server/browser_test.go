@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
 
 	"github.com/readonce/readonce/cache"
 	"github.com/readonce/readonce/internal/browsertest"
@@ -25,6 +26,11 @@ var readmeShots = flag.String("readme-screenshots", "", "directory to write the 
 // an in-memory listener.
 func serveTCP(t *testing.T, cfg server.Config) string {
 	t.Helper()
+	return serveTCPOn(t, cfg, miniBackend(t))
+}
+
+func serveTCPOn(t *testing.T, cfg server.Config, be backend) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +42,7 @@ func serveTCP(t *testing.T, cfg server.Config) string {
 	cfg.MaxContentBytes, cfg.DefaultTTLHours, cfg.MaxTTLHours = 65536, 24, 168
 	cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout = 5*time.Second, 5*time.Second, 5*time.Second
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	store, err := cache.Open(cache.Options{URL: miniBackend(t).url(), Timeout: 2 * time.Second})
+	store, err := cache.Open(cache.Options{URL: be.url(), Timeout: 2 * time.Second, SkipPolicyCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,4 +97,147 @@ func TestIntegrationDocsInBrowser(t *testing.T) {
 	if *readmeShots != "" {
 		b.SavePNG(*readmeShots + "/docs.png")
 	}
+}
+
+// The whole sharing flow, as a person does it, in headless Chromium.
+func TestIntegrationSharingInBrowser(t *testing.T) {
+	be := miniBackend(t)
+	base := serveTCPOn(t, server.Config{}, be)
+	b := browsertest.Start(t)
+	const secret = "pässwörd ✓ 42\nsecond line"
+
+	// Create through the page.
+	b.Do("create a secret through the page",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#content")),
+		chromedp.SendKeys(chromedp.CSS("#content"), secret),
+		chromedp.SetValue(chromedp.CSS("#ttl"), "1"),
+		chromedp.Click(chromedp.CSS("#create")),
+		chromedp.WaitVisible(chromedp.CSS("#share-url")),
+	)
+	if *readmeShots != "" {
+		b.SavePNG(*readmeShots + "/create.png")
+	}
+	shareURL, err := chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#share-url")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := base + "/s#"
+	if !strings.HasPrefix(shareURL, prefix) || len(shareURL) != len(prefix)+43 {
+		t.Fatalf("share link %q: want %s + a 43-character key", shareURL, prefix)
+	}
+	key := strings.TrimPrefix(shareURL, prefix)
+	lookup, _ := seal.LookupKey(key)
+
+	// Open the share link: nothing is consumed before the click.
+	b.Do("open the share link", chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.CSS("#reveal")))
+	if !be.mr.Exists(lookup) {
+		t.Fatal("opening the share link consumed the secret before any click")
+	}
+	if *readmeShots != "" {
+		b.SavePNG(*readmeShots + "/reveal.png")
+	}
+
+	// Click: the exact content, and the key gone from the address bar.
+	b.Do("reveal", chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#content")))
+	got, err := chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#content")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != secret {
+		t.Errorf("revealed %q, want %q", got, secret)
+	}
+	if be.mr.Exists(lookup) {
+		t.Error("the secret is still stored after the reveal")
+	}
+	loc, _ := chromedp.Run(b.Ctx, chromedp.Location())
+	if strings.Contains(loc, "#") || strings.Contains(loc, key) {
+		t.Errorf("the key is still in the address bar: %s", loc)
+	}
+	if *readmeShots != "" {
+		b.SavePNG(*readmeShots + "/revealed.png")
+	}
+
+	// Reload: "already read".
+	b.Do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#status")))
+	msg, _ := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("#status")))
+	if !strings.Contains(msg, "already been read") {
+		t.Errorf("after a reload: %q, want an 'already read' message", msg)
+	}
+	// The same link again, in a fresh page: "already read" after the click.
+	b.Do("open the link again", chromedp.Navigate("about:blank"), chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.CSS("#reveal")),
+		chromedp.Click(chromedp.CSS("#reveal")))
+	msg, _ = chromedp.Run(b.Ctx, chromedp.Poll[string](`(() => { const t = document.getElementById("status").textContent; return t.includes("already") ? t : null })()`))
+	if !strings.Contains(msg, "already been read") {
+		t.Errorf("opening a used link: %q", msg)
+	}
+	for _, p := range b.Problems() {
+		if !strings.Contains(p, "404") { // the used link's fetch logs its 404
+			t.Errorf("browser reported: %s", p)
+		}
+	}
+}
+
+// Both pages fit a phone (no sideways scrolling at 360 px) and every field
+// has a label a screen reader announces.
+func TestIntegrationPagesAccessibleOnAPhone(t *testing.T) {
+	base := serveTCP(t, server.Config{})
+	b := browsertest.Start(t)
+	for _, path := range []string{"/", "/s#" + strings.Repeat("A", 43)} {
+		b.Do("open "+path, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(360, 740), chromedp.Navigate(base+path),
+			chromedp.WaitReady(chromedp.CSS("main")))
+		overflow, err := chromedp.Run(b.Ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil || overflow {
+			t.Errorf("%s scrolls sideways on a 360 px screen (%v)", path, err)
+		}
+		unlabelled, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](
+			`[...document.querySelectorAll("input, textarea, select")].filter(e => !(e.labels && e.labels.length)).map(e => e.id)`))
+		if err != nil || len(unlabelled) > 0 {
+			t.Errorf("%s: fields without a label: %v (%v)", path, unlabelled, err)
+		}
+		divButtons, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll("[onclick]:not(button), div[role=button]").length`))
+		if divButtons > 0 {
+			t.Errorf("%s has %d click targets that are not buttons (keyboard users cannot reach them)", path, divButtons)
+		}
+	}
+	// Keyboard only: Tab to the field, type, Tab to the lifetime, Tab to the
+	// button, Enter.
+	b.Do("create with the keyboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")),
+		chromedp.Focus(chromedp.CSS("#content")), chromedp.KeyEvent("typed with keys"),
+		chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS("#share-url")))
+}
+
+// A previewer that runs JavaScript (but never clicks) burns nothing either.
+func TestIntegrationPreviewBotInBrowser(t *testing.T) {
+	be := miniBackend(t)
+	base := serveTCPOn(t, server.Config{}, be)
+	st, err := cache.Open(cache.Options{URL: be.url(), Timeout: 2 * time.Second, SkipPolicyCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sealer, _ := seal.New([]byte(serverKey))
+	key, _ := sealer.NewAccessKey()
+	lookup, _ := sealer.LookupKey(key)
+	blob, _ := sealer.Seal(key, lookup, []byte("bait"), time.Now(), time.Now().Add(time.Hour))
+	if err := st.Put(context.Background(), lookup, blob, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.Start(t)
+	b.Do("a bot renders the link",
+		chromedp.Emulate(botDevice{}),
+		chromedp.Navigate(base+"/s#"+key),
+		chromedp.WaitVisible(chromedp.CSS("#reveal")),
+	)
+	if !be.mr.Exists(lookup) {
+		t.Fatal("rendering the share page consumed the secret")
+	}
+}
+
+// botDevice is a link previewer's browser.
+type botDevice struct{}
+
+func (botDevice) Device() device.Info {
+	return device.Info{Name: "Slackbot", UserAgent: "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", Width: 1200, Height: 800, Scale: 1}
 }

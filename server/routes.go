@@ -25,6 +25,9 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.GET("/docs", s.swaggerUI)
 	r.GET("/docs/{file}", s.docsAsset)
 	r.GET("/redoc", s.redocUI)
+	r.GET("/", s.createPage)
+	r.GET("/s", s.revealPage)
+	r.GET("/static/{file}", s.webAsset)
 	if s.cfg.Metrics != nil && s.cfg.ServeMetrics {
 		r.GET("/metrics", metricsHandler(s.cfg.Metrics))
 	}

@@ -57,13 +57,17 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) {
 	}
 	s.metrics.created.Inc()
 
-	b := make([]byte, 0, 160+len(s.secretURL))
+	b := make([]byte, 0, 200+len(s.secretURL)+len(s.shareURL))
 	b = append(b, `{"access_key":"`...)
 	b = append(b, accessKey...) // base64url: nothing to escape
 	b = append(b, `","expires_at":"`...)
 	b = expires.AppendFormat(b, timeLayout)
 	b = append(b, `","secret_url":`...)
 	b = append(b, quote(s.secretURL+accessKey)...)
+	// share_url puts the key in the fragment, which browsers never send:
+	// chat previews and link scanners fetch the page and burn nothing.
+	b = append(b, `,"share_url":`...)
+	b = append(b, quote(s.shareURL+accessKey)...)
 	writeJSON(ctx, fasthttp.StatusCreated, append(b, '}'))
 }
 

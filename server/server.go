@@ -79,7 +79,9 @@ type Server struct {
 	secretURL string // PublicURL + "/api/v1/secrets/"
 	ids       *requestIDs
 	docs      *docs
+	web       *webUI
 	metrics   *metrics
+	shareURL  string // PublicURL + "/s#"
 	http      *fasthttp.Server
 }
 
@@ -89,8 +91,14 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	web, err := newWebUI(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		docs:      d,
+		web:       web,
+		shareURL:  strings.TrimRight(cfg.PublicURL, "/") + "/s#",
 		metrics:   newMetrics(nilIfNoRegistry(cfg.Metrics)),
 		cfg:       cfg,
 		store:     store,

@@ -1,0 +1,85 @@
+// The create page: post the secret, show the one-time share link.
+"use strict";
+(function () {
+  const form = document.getElementById("create-form");
+  const content = document.getElementById("content");
+  const ttl = document.getElementById("ttl");
+  const create = document.getElementById("create");
+  const status = document.getElementById("status");
+  const result = document.getElementById("result");
+  const shareURL = document.getElementById("share-url");
+  const expires = document.getElementById("expires");
+  const maxBytes = Number(content.closest("form").dataset.maxBytes || "0");
+
+  function say(text, kind) {
+    status.textContent = text;
+    status.className = "status" + (kind ? " " + kind : "");
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const text = content.value;
+    if (text.length === 0) {
+      say("Write the secret first.", "error");
+      content.focus();
+      return;
+    }
+    if (maxBytes > 0 && new TextEncoder().encode(text).length > maxBytes) {
+      say("That is too long: at most " + Math.floor(maxBytes / 1024) + " KiB.", "error");
+      content.focus();
+      return;
+    }
+    create.disabled = true;
+    say("Creating…");
+    try {
+      const response = await fetch("/api/v1/secrets/", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ content: text, ttl_hours: Number(ttl.value) }),
+        cache: "no-store",
+      });
+      const body = await response.json().catch(function () { return {}; });
+      if (response.status !== 201) {
+        const detail = typeof body.detail === "string" ? body.detail : "The server refused the secret.";
+        say("Could not create the link: " + detail, "error");
+        return;
+      }
+      content.value = ""; // the secret does not stay on the page
+      shareURL.value = body.share_url;
+      expires.textContent = "on " + new Date(body.expires_at).toLocaleString();
+      form.hidden = true;
+      result.hidden = false;
+      say("");
+      document.getElementById("result-title").focus();
+    } catch (err) {
+      say("Could not reach the server. Try again.", "error");
+    } finally {
+      create.disabled = false;
+    }
+  });
+
+  document.getElementById("copy-link").addEventListener("click", function () {
+    copy(shareURL.value, shareURL);
+  });
+
+  document.getElementById("another").addEventListener("click", function () {
+    result.hidden = true;
+    form.hidden = false;
+    shareURL.value = "";
+    content.focus();
+  });
+
+  function copy(text, field) {
+    const done = function () { say("Copied.", "ok"); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { fallback(field) && done(); });
+    } else if (fallback(field)) {
+      done();
+    }
+  }
+
+  function fallback(field) {
+    field.select();
+    try { return document.execCommand("copy"); } catch (e) { return false; }
+  }
+})();
