@@ -157,7 +157,10 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(2 * time.Second)
+	// Fail over once the load is well under way.
+	for ok200.Load() < 200 && time.Now().Before(stop) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if reply, err := sent.Sentinels[1].Do("SENTINEL", "FAILOVER", sent.MasterName); err != nil || reply != "+OK" {
 		t.Fatalf("SENTINEL FAILOVER: %q %v", reply, err)
 	}

@@ -99,16 +99,30 @@ func (s *Server) Info(args ...string) (string, error) { return DoBulk(s.Addr, ar
 
 // DoBulk sends one command to addr and returns its bulk-string reply whole.
 func DoBulk(addr string, args ...string) (string, error) {
+	var reply string
+	err := exchange(addr, args, func(r *bufio.Reader) (err error) {
+		reply, err = readBulk(r)
+		return err
+	})
+	return reply, err
+}
+
+// exchange sends one command on a fresh connection and lets read take the
+// reply; set-up code in tests must not depend on the code under test.
+func exchange(addr string, args []string, read func(*bufio.Reader) error) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write(encode(args)); err != nil {
-		return "", err
+		return err
 	}
-	r := bufio.NewReader(c)
+	return read(bufio.NewReader(c))
+}
+
+func readBulk(r *bufio.Reader) (string, error) {
 	head, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -145,17 +159,13 @@ func (s *Server) Do(args ...string) (string, error) {
 
 // Do sends one command to addr and returns the first line of its reply.
 func Do(addr string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write(encode(args)); err != nil {
-		return "", err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return strings.TrimRight(line, "\r\n"), err
+	var line string
+	err := exchange(addr, args, func(r *bufio.Reader) (err error) {
+		line, err = r.ReadString('\n')
+		line = strings.TrimRight(line, "\r\n")
+		return err
+	})
+	return line, err
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
@@ -247,26 +257,21 @@ func (s *Sentinels) URL() string {
 
 // MasterAddr asks a sentinel which address is the master now.
 func (s *Sentinels) MasterAddr() (string, error) {
-	c, err := net.DialTimeout("tcp", s.Sentinels[0].Addr, time.Second)
+	var parts []string
+	err := exchange(s.Sentinels[0].Addr, []string{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName}, func(r *bufio.Reader) error {
+		for range 5 { // *2, $n, host, $n, port
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return err
+			}
+			if line = strings.TrimRight(line, "\r\n"); line != "" && line[0] != '*' && line[0] != '$' {
+				parts = append(parts, line)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := c.Write(encode([]string{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName})); err != nil {
-		return "", err
-	}
-	r := bufio.NewReader(c)
-	var parts []string
-	for range 5 { // *2, $n, host, $n, port
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return "", err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line != "" && line[0] != '*' && line[0] != '$' {
-			parts = append(parts, line)
-		}
 	}
 	if len(parts) != 2 {
 		return "", fmt.Errorf("unexpected reply %v", parts)
