@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -467,5 +468,33 @@ func TestRevealWithLostReplyIs503(t *testing.T) {
 	p.DropReplies("SET", 1)
 	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`); r.status != 503 {
 		t.Errorf("lost SET reply: got %d, want 503 (never 201 for an unconfirmed write)", r.status)
+	}
+}
+
+// fasthttp quotes raw request bytes in some of its errors; a malformed
+// request carrying an access key must not put the key in the log.
+func TestMalformedRequestKeepsKeyOutOfLogs(t *testing.T) {
+	a := startApp(t, miniBackend(t))
+	key := a.create("kept out of logs")
+	for _, raw := range []string{
+		"GET /api/v1/secrets/" + key + " HTTP/1.1\r\nHost: x\r\nBroken header line without colon\r\n\r\n",
+		"GET /api/v1/secrets/" + key + "\r\n\r\n",
+		"GET /api/v1/secrets/" + key + " HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+	} {
+		c, err := a.ln.Dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, raw)
+		io.Copy(io.Discard, c) // until the server closes it
+		c.Close()
+	}
+	a.do("GET", "/health", "") // the server is still fine
+	logs := a.logs.String()
+	if !strings.Contains(logs, "fasthttp") {
+		t.Fatalf("no fasthttp error was logged: the test proves nothing\n%s", logs)
+	}
+	if strings.Contains(logs, key) || strings.Contains(logs, key[:20]) {
+		t.Errorf("the access key reached the log:\n%s", logs)
 	}
 }

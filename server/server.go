@@ -151,9 +151,26 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 // connections; it gives up when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWithContext(ctx) }
 
-// fasthttpLogger sends fasthttp's own messages to slog.
+// fasthttpLogger sends fasthttp's own messages to slog. Some of fasthttp's
+// errors quote raw request bytes ("contents: \"GET /api/v1/secrets/…"), which
+// can hold an access key: those bytes never reach the log.
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+	if strings.HasPrefix(format, "error when serving connection") && len(args) == 3 {
+		f.l.Warn("error when serving connection", "component", "fasthttp", "error", redactRequestBytes(fmt.Sprint(args[2])))
+		return
+	}
+	f.l.Warn(redactRequestBytes(fmt.Sprintf(format, args...)), "component", "fasthttp")
+}
+
+// redactRequestBytes cuts a fasthttp message at the first quoted or
+// buffer-dump part.
+func redactRequestBytes(msg string) string {
+	for _, marker := range []string{"buffer size=", "contents:", `"`, "'"} {
+		if i := strings.Index(msg, marker); i >= 0 {
+			msg = msg[:i] + "[request bytes not logged]"
+		}
+	}
+	return msg
 }
