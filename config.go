@@ -22,7 +22,7 @@ import (
 // at start and never changed afterwards.
 type config struct {
 	Port      int    `env:"PORT" envDefault:"8000"`
-	Host      string `env:"HOST"` // empty: all interfaces
+	Host      string `env:"HOST"` // empty: 127.0.0.1 in development, all interfaces in production
 	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8000"`
 	AppEnv    string `env:"APP_ENV" envDefault:"development"`
 
@@ -108,6 +108,11 @@ func (c *config) validate() error {
 		bad("APP_ENV", "must be %q or %q, got %q", envDevelopment, envProduction, c.AppEnv)
 	}
 	prod := c.AppEnv == envProduction
+	if c.Host == "" && !prod {
+		// A laptop run (embedded store, maybe an ephemeral key) is not for
+		// the network; containers and the chart run in production mode.
+		c.Host = "127.0.0.1"
+	}
 	if c.Port < 0 || c.Port > 65535 {
 		bad("PORT", "must be 0..65535, got %d", c.Port)
 	}
@@ -297,6 +302,7 @@ func (c config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("app_env", c.AppEnv),
+		slog.String("host", c.Host),
 		slog.Int("port", c.Port),
 		slog.String("public_url", c.PublicURL),
 		slog.String("store", store),

@@ -24,6 +24,9 @@ func TestConfigDefaults(t *testing.T) {
 	if !c.ephemeralKey || len(c.SecretKey) < minSecretKey {
 		t.Errorf("development without SECRET_KEY should get an ephemeral key")
 	}
+	if c.Host != "127.0.0.1" {
+		t.Errorf("development listens on %q, want loopback only", c.Host)
+	}
 }
 
 func TestConfigRejects(t *testing.T) {
@@ -93,7 +96,7 @@ func TestConfigAcceptsProduction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LogFormat != "json" || c.ephemeralKey || len(c.SecretKeyPrevious) != 1 || strings.HasPrefix(c.SecretKeyPrevious[0], " ") {
+	if c.LogFormat != "json" || c.ephemeralKey || len(c.SecretKeyPrevious) != 1 || strings.HasPrefix(c.SecretKeyPrevious[0], " ") || c.Host != "" {
 		t.Errorf("got %+v", c)
 	}
 }
