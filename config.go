@@ -46,6 +46,7 @@ type config struct {
 	RedisURL              string        `env:"REDIS_URL"`
 	RedisMode             string        `env:"REDIS_MODE" envDefault:"single"`
 	RedisSentinelPassword string        `env:"REDIS_SENTINEL_PASSWORD"`
+	RedisTLSCAFile        string        `env:"REDIS_TLS_CA_FILE"`
 	RedisTimeout          time.Duration `env:"REDIS_TIMEOUT" envDefault:"2s"`
 	AutoPipeline          bool          `env:"REDIS_AUTOPIPELINE" envDefault:"true"`
 	// Durability: WAIT for this many replicas after every SET and GETDEL.

@@ -127,7 +127,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	store, err := cache.Open(cache.Options{
-		URL: cfg.RedisURL, Mode: cfg.RedisMode, SentinelPassword: cfg.RedisSentinelPassword,
+		URL: cfg.RedisURL, Mode: cfg.RedisMode, SentinelPassword: cfg.RedisSentinelPassword, TLSCAFile: cfg.RedisTLSCAFile,
 		Timeout: cfg.RedisTimeout, Logger: log, AutoPipeline: cfg.AutoPipeline,
 		MinReplicasAck: cfg.MinReplicasAck, SkipPolicyCheck: cfg.SkipPolicyCheck,
 	})

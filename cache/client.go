@@ -3,11 +3,14 @@ package cache
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -34,6 +37,9 @@ type Options struct {
 	// SentinelPassword, when set, authenticates to the sentinels instead of
 	// the URL's password (which then only serves the master).
 	SentinelPassword string
+	// TLSCAFile is a PEM bundle of CAs to trust for rediss:// (a private
+	// CA); empty means the system's roots.
+	TLSCAFile string
 	// Timeout bounds every call to Redis: dial, read, write, and the whole
 	// command, so a frozen Redis turns into errors within Timeout.
 	Timeout time.Duration
@@ -93,6 +99,15 @@ func newClient(opts Options) (redis.UniversalClient, error) {
 	// The parsers' messages can quote the URL, password included: never
 	// pass them on.
 	bad := fmt.Errorf("cache: REDIS_URL is not a valid URL for REDIS_MODE=%s", opts.Mode)
+	roots, err := loadCAs(opts.TLSCAFile)
+	if err != nil {
+		return nil, err
+	}
+	trust := func(c *tls.Config) {
+		if c != nil && roots != nil {
+			c.RootCAs = roots
+		}
+	}
 	switch opts.Mode {
 	case "", ModeSingle:
 		o, err := redis.ParseURL(opts.URL)
@@ -100,6 +115,7 @@ func newClient(opts Options) (redis.UniversalClient, error) {
 			return nil, bad
 		}
 		applyLimits(o, opts.Timeout)
+		trust(o.TLSConfig)
 		return redis.NewClient(o), nil
 	case ModeSentinel:
 		o, err := redis.ParseFailoverURL(opts.URL)
@@ -113,6 +129,7 @@ func newClient(opts Options) (redis.UniversalClient, error) {
 		o.RouteByLatency, o.RouteRandomly, o.ReplicaOnly = false, false, false
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = opts.Timeout, opts.Timeout, opts.Timeout, opts.Timeout
 		o.ContextTimeoutEnabled, o.MaxRetries, o.DisableIdentity = true, -1, true
+		trust(o.TLSConfig)
 		return redis.NewFailoverClient(o), nil
 	case ModeCluster:
 		o, err := redis.ParseClusterURL(opts.URL)
@@ -122,9 +139,26 @@ func newClient(opts Options) (redis.UniversalClient, error) {
 		o.ReadOnly, o.RouteByLatency, o.RouteRandomly = false, false, false
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = opts.Timeout, opts.Timeout, opts.Timeout, opts.Timeout
 		o.ContextTimeoutEnabled, o.MaxRetries, o.DisableIdentity = true, -1, true
+		trust(o.TLSConfig)
 		return redis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("cache: REDIS_MODE %q: want single, sentinel or cluster", opts.Mode)
+}
+
+// loadCAs reads a PEM bundle; nil for no file.
+func loadCAs(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cache: REDIS_TLS_CA_FILE: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("cache: REDIS_TLS_CA_FILE %s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func asyncAutoPipeline(rdb redis.UniversalClient) (*redis.AutoPipeliner, error) {

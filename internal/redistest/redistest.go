@@ -323,3 +323,7 @@ func waitFor(t testing.TB, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// FreePort is a loopback TCP port nothing listens on (for a second port of a
+// server, such as --tls-port).
+func FreePort(t testing.TB) int { return freePort(t) }
