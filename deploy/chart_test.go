@@ -36,7 +36,8 @@ var valueSets = map[string]string{
 existingSecret: readonce-keys
 redis:
   mode: external
-  external: {url: "rediss://default:s3cret@redis.example.internal:6380/0"}`,
+  external: {url: "rediss://default:s3cret@redis.example.internal:6380/0"}
+  tls: {caSecret: redis-ca}`,
 	"sentinel": `
 secretKey: 4f3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e
 redis:
@@ -320,6 +321,18 @@ func checkRedisWiring(t *testing.T, m manifests, set string) {
 		}
 		if len(m.statefulsets) != 0 {
 			t.Error("external mode also deploys a Redis")
+		}
+		spec := m.deployments[0].Spec.Template.Spec
+		c := spec.Containers[0]
+		var caEnv string
+		for _, e := range c.Env {
+			if e.Name == "REDIS_TLS_CA_FILE" {
+				caEnv = e.Value
+			}
+		}
+		if caEnv != "/etc/readonce/redis-ca/ca.crt" || len(c.VolumeMounts) != 1 || !c.VolumeMounts[0].ReadOnly ||
+			len(spec.Volumes) != 1 || spec.Volumes[0].Secret == nil || spec.Volumes[0].Secret.SecretName != "redis-ca" {
+			t.Errorf("redis.tls.caSecret: env %q, mounts %+v, volumes %+v", caEnv, c.VolumeMounts, spec.Volumes)
 		}
 	default: // bundled
 		if len(m.statefulsets) != 1 {
