@@ -242,7 +242,12 @@ func (a *app) rawPost(path, body string) response {
 	defer c.Close()
 	go io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: readonce.test\r\nContent-Type: application/json\r\n"+
 		"Content-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
-	return a.readResponse(c)
+	r := a.readResponse(c)
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetContentType("application/json")
+	a.checkContract("POST", path, req, r)
+	return r
 }
 
 func (a *app) readResponse(c net.Conn) response {
@@ -271,7 +276,9 @@ func (a *app) rawGet(path string) response {
 		a.t.Fatal(err)
 	}
 	r := a.readResponse(c)
-	a.checkContract("GET", path, fasthttp.AcquireRequest(), r)
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	a.checkContract("GET", path, req, r)
 	return r
 }
 
