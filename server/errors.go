@@ -79,10 +79,15 @@ func validationFailed(ctx *fasthttp.RequestCtx, errs []fieldError) {
 	writeJSON(ctx, fasthttp.StatusUnprocessableEntity, append(b, "]}"...))
 }
 
-func quote(s string) []byte {
-	b, err := jsontext.AppendQuote(nil, s)
-	if err != nil { // invalid UTF-8: cannot happen for our fixed strings
-		b, _ = jsontext.AppendQuote(nil, "\uFFFD")
+func quote(s string) []byte { return appendQuote(nil, s) }
+
+// appendQuote appends s as a JSON string. Content was checked to be valid
+// UTF-8 on the way in; anything else here would be a bug, answered with the
+// replacement character rather than invalid JSON.
+func appendQuote[T ~string | ~[]byte](dst []byte, s T) []byte {
+	b, err := jsontext.AppendQuote(dst, s)
+	if err != nil {
+		b, _ = jsontext.AppendQuote(dst, "\uFFFD")
 	}
 	return b
 }

@@ -45,6 +45,7 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) {
 	}
 	lookupKey, _ := s.sealer.LookupKey(accessKey)
 	blob, err := s.sealer.Seal(accessKey, lookupKey, req.Content, created, expires)
+	clear(req.Content) // the plaintext copy is not needed past sealing
 	if err != nil {
 		s.internalError(ctx, "seal", err)
 		return
@@ -63,11 +64,11 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) {
 	b = append(b, `","expires_at":"`...)
 	b = expires.AppendFormat(b, timeLayout)
 	b = append(b, `","secret_url":`...)
-	b = append(b, quote(s.secretURL+accessKey)...)
+	b = appendQuote(b, s.secretURL+accessKey)
 	// share_url puts the key in the fragment, which browsers never send:
 	// chat previews and link scanners fetch the page and burn nothing.
 	b = append(b, `,"share_url":`...)
-	b = append(b, quote(s.shareURL+accessKey)...)
+	b = appendQuote(b, s.shareURL+accessKey)
 	writeJSON(ctx, fasthttp.StatusCreated, append(b, '}'))
 }
 
@@ -104,7 +105,8 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) {
 	s.metrics.revealed.Inc()
 	b := make([]byte, 0, len(content)+len(content)/8+64)
 	b = append(b, `{"content":`...)
-	b = append(b, quote(string(content))...)
+	b = appendQuote(b, content) // no string copy of the plaintext
+	clear(content)
 	b = append(b, `,"created_at":"`...)
 	b = created.AppendFormat(b, timeLayout)
 	writeJSON(ctx, fasthttp.StatusOK, append(b, `"}`...))
