@@ -21,13 +21,14 @@ import (
 	"time"
 
 	"github.com/readonce/readonce/internal/faultproxy"
+	"github.com/readonce/readonce/internal/logbuf"
 	"github.com/readonce/readonce/internal/redistest"
 )
 
 // faultSuite collects every log line and every secret of the fault tests,
 // so that the last check can prove no secret reached a log.
 type faultSuite struct {
-	logs    lockedBuffer
+	logs    logbuf.Buffer
 	mu      sync.Mutex
 	secrets []string
 }

@@ -14,19 +14,19 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/readonce/readonce/internal/logbuf"
 	"github.com/readonce/readonce/seal"
 )
 
 // program is readonce started through run, as main would start it.
 type program struct {
 	addr string
-	logs *lockedBuffer
+	logs *logbuf.Buffer
 	stop context.CancelFunc
 	done chan error
 }
@@ -38,7 +38,7 @@ func startLogging(t *testing.T, env map[string]string, also io.Writer) *program 
 	t.Helper()
 	env["PORT"], env["HOST"], env["LOG_FORMAT"], env["LOG_LEVEL"] = "0", "127.0.0.1", "json", "debug"
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &program{logs: &lockedBuffer{}, stop: cancel, done: make(chan error, 1)}
+	p := &program{logs: &logbuf.Buffer{}, stop: cancel, done: make(chan error, 1)}
 	var w io.Writer = p.logs
 	if also != nil {
 		w = io.MultiWriter(p.logs, also)
@@ -50,7 +50,7 @@ func startLogging(t *testing.T, env map[string]string, also io.Writer) *program 
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, line := range p.logs.lines() {
+		for _, line := range p.logs.Lines() {
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "readonce listening" {
 				p.addr = rec.Addr
@@ -117,7 +117,7 @@ func TestRunEndToEnd(t *testing.T) {
 	p.done <- nil // for Cleanup
 
 	logs := p.logs.String()
-	for _, line := range p.logs.lines() {
+	for _, line := range p.logs.Lines() {
 		if !json.Valid([]byte(line)) {
 			t.Errorf("a log line is not JSON: %q", line)
 		}
@@ -293,28 +293,6 @@ func TestStoreDumpRevealsNothing(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink that many goroutines write to.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) lines() []string {
-	return strings.Split(strings.TrimSpace(b.String()), "\n")
-}
-
 func TestTokenCommandAndRequireAuth(t *testing.T) {
 	m := miniredis.RunT(t)
 	env := map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey, "ALGORITHM": "HS384", "ACCESS_TOKEN_EXPIRE_MINUTES": "5"}
@@ -363,7 +341,7 @@ func TestMetricsAddr(t *testing.T) {
 	m := miniredis.RunT(t)
 	p := start(t, map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey, "METRICS_ADDR": "127.0.0.1:0"})
 	var addr string
-	for _, line := range p.logs.lines() {
+	for _, line := range p.logs.Lines() {
 		var rec struct {
 			Msg         string
 			MetricsAddr string `json:"metrics_addr"`
@@ -398,7 +376,7 @@ func TestMetricsAddr(t *testing.T) {
 }
 
 func TestLogSinkFlushes(t *testing.T) {
-	var out lockedBuffer
+	var out logbuf.Buffer
 	s := newLogSink(&out, time.Hour)
 	s.Write([]byte("one\n"))
 	if out.String() != "" {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/internal/logbuf"
 	"github.com/readonce/readonce/internal/redistest"
 	"github.com/readonce/readonce/seal"
 	"github.com/readonce/readonce/server"
@@ -63,7 +63,7 @@ type app struct {
 	t      testing.TB
 	be     backend
 	client *fasthttp.Client
-	logs   *syncBuffer
+	logs   *logbuf.Buffer
 	clock  *clock
 	store  server.Store
 	ln     *fasthttputil.InmemoryListener
@@ -85,7 +85,7 @@ func withStore(wrap func(server.Store) server.Store) appOption {
 
 func startApp(t testing.TB, be backend, opts ...appOption) *app {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	clk := &clock{}
 	cfg := server.Config{
 		PublicURL:       publicURL,
@@ -302,23 +302,3 @@ type clock struct{ offset atomic.Int64 }
 
 func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
