@@ -21,14 +21,18 @@
 //
 // What the store holds under the lookup key. All integers are big-endian.
 //
-//	offset  size  field
-//	0       1     version, 0x01
-//	1       4     key id: the first 4 bytes of HKDF-SHA256(SECRET_KEY, info
-//	              "readonce/v1/key-id"); says which SECRET_KEY peppered it
-//	5       8     created_at, Unix microseconds, signed
-//	13      8     expires_at, Unix microseconds, signed
-//	21      12    AES-GCM nonce, random
-//	33      n+16  AES-256-GCM ciphertext of the n-byte content, with its tag
+//	offset  size  field       (constant in seal.go)
+//	0       1     version     (offVersion), 0x01
+//	1       4     key id      (offKeyID): the first 4 bytes of
+//	              HKDF-SHA256(SECRET_KEY, info "readonce/v1/key-id"); says
+//	              which SECRET_KEY peppered it
+//	5       8     created_at  (offCreated), Unix microseconds, signed
+//	13      8     expires_at  (offExpires), Unix microseconds, signed
+//	21      12    nonce       (offNonce), AES-GCM, random
+//	33      n+16  ciphertext  (offCiphertext), AES-256-GCM of the n-byte
+//	              content, with its tag
+//
+// TestEnvelopeLayout holds these offsets against the constants.
 //
 // The data key is HKDF-SHA256(secret = access key bytes, salt = pepper, info
 // = "readonce/v1/data"), and the pepper is HKDF-SHA256(secret = SECRET_KEY,

@@ -2,24 +2,36 @@ package seal
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"path/filepath"
 	"testing"
 )
 
-// FuzzOpen feeds arbitrary blobs to Open: it must never panic, and anything
-// other than the exact envelope sealed for this access key must be ErrOpen.
+// FuzzOpen feeds arbitrary blobs to Open as the holder of the first golden
+// vector's access key: it must never panic, and anything other than that
+// exact envelope must be ErrOpen. The corpus starts from every golden
+// envelope, positive and negative, so mutations begin next to real ones.
 func FuzzOpen(f *testing.F) {
-	s := newSealer(f, testServerKey)
-	ak, lk, blob := sealOne(f, s, "fuzz me")
-	f.Add(blob)
-	f.Add(blob[:Overhead])
+	vectors := loadJSON[golden](f, filepath.Join("testdata", "v1.json"))
+	g := vectors[0]
+	s := newSealer(f, []byte(g.ServerKey))
+	real, _ := base64.StdEncoding.DecodeString(g.Envelope)
+	for _, v := range vectors {
+		b, _ := base64.StdEncoding.DecodeString(v.Envelope)
+		f.Add(b)
+	}
+	for _, v := range loadJSON[negative](f, filepath.Join("testdata", "v1-negative.json")) {
+		b, _ := base64.StdEncoding.DecodeString(v.Envelope)
+		f.Add(b)
+	}
 	f.Add([]byte{version1})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		content, _, _, err := s.Open(ak, lk, b)
-		if bytes.Equal(b, blob) {
-			if err != nil || string(content) != "fuzz me" {
-				t.Fatalf("the real envelope failed to open: %v", err)
+		content, _, _, err := s.Open(g.AccessKey, g.LookupKey, b)
+		if bytes.Equal(b, real) {
+			if err != nil || string(content) != g.Content {
+				t.Fatalf("the golden envelope failed to open: %v", err)
 			}
 			return
 		}

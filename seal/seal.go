@@ -27,16 +27,24 @@ const (
 // Sizes of the wire format; see the package comment.
 const (
 	accessKeyBytes = 32
-	// AccessKeyLen is the length of an encoded access key.
-	AccessKeyLen = 43
+	// accessKeyLen is the length of an encoded access key.
+	accessKeyLen = 43
 
-	version1   = 0x01
-	keyIDSize  = 4
-	headerSize = 1 + keyIDSize + 8 + 8 // authenticated prefix: version, key id, times
-	nonceSize  = 12
-	tagSize    = 16
-	// Overhead is how many bytes an envelope adds to its content.
-	Overhead = headerSize + nonceSize + tagSize
+	version1  = 0x01
+	keyIDSize = 4
+	nonceSize = 12
+	tagSize   = 16
+
+	// Offsets of the envelope's fields (doc.go draws them).
+	offVersion    = 0
+	offKeyID      = offVersion + 1
+	offCreated    = offKeyID + keyIDSize
+	offExpires    = offCreated + 8
+	offNonce      = offExpires + 8
+	offCiphertext = offNonce + nonceSize
+	headerSize    = offNonce // authenticated prefix: version, key id, times
+	// overhead is how many bytes an envelope adds to its content.
+	overhead = headerSize + nonceSize + tagSize
 )
 
 // ErrOpen is the one error for every envelope that cannot be opened: it says
@@ -130,7 +138,7 @@ func LookupKey(accessKey string) (string, bool) {
 }
 
 func decodeAccessKey(s string) (k [accessKeyBytes]byte, ok bool) {
-	if len(s) != AccessKeyLen {
+	if len(s) != accessKeyLen {
 		return k, false
 	}
 	n, err := b64.Decode(k[:], []byte(s))
@@ -144,12 +152,12 @@ func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expi
 	if !ok {
 		return nil, errors.New("seal: malformed access key")
 	}
-	blob := make([]byte, headerSize+nonceSize, Overhead+len(content))
-	blob[0] = version1
-	copy(blob[1:], s.current.id[:])
-	binary.BigEndian.PutUint64(blob[5:], uint64(created.UnixMicro()))
-	binary.BigEndian.PutUint64(blob[13:], uint64(expires.UnixMicro()))
-	nonce := blob[headerSize : headerSize+nonceSize]
+	blob := make([]byte, offCiphertext, overhead+len(content))
+	blob[offVersion] = version1
+	copy(blob[offKeyID:], s.current.id[:])
+	binary.BigEndian.PutUint64(blob[offCreated:], uint64(created.UnixMicro()))
+	binary.BigEndian.PutUint64(blob[offExpires:], uint64(expires.UnixMicro()))
+	nonce := blob[offNonce:offCiphertext]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal: nonce: %w", err)
 	}
@@ -164,14 +172,14 @@ func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expi
 // Open authenticates and decrypts an envelope. Any failure is [ErrOpen].
 // Open does not judge expiry: the caller compares expires with its clock.
 func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error) {
-	if len(blob) < Overhead || blob[0] != version1 {
+	if len(blob) < overhead || blob[offVersion] != version1 {
 		return nil, created, expires, ErrOpen
 	}
 	k, ok := decodeAccessKey(accessKey)
 	if !ok {
 		return nil, created, expires, ErrOpen
 	}
-	sk, ok := s.byID[[keyIDSize]byte(blob[1:5])]
+	sk, ok := s.byID[[keyIDSize]byte(blob[offKeyID:offCreated])]
 	if !ok {
 		return nil, created, expires, ErrOpen
 	}
@@ -179,9 +187,9 @@ func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte,
 	if err != nil {
 		return nil, created, expires, ErrOpen
 	}
-	nonce := blob[headerSize : headerSize+nonceSize]
+	nonce := blob[offNonce:offCiphertext]
 	var ad [headerSize + 64]byte
-	content, err = aead.Open(nil, nonce, blob[headerSize+nonceSize:], associatedData(ad[:], blob, lookupKey))
+	content, err = aead.Open(nil, nonce, blob[offCiphertext:], associatedData(ad[:], blob, lookupKey))
 	if err != nil {
 		return nil, created, expires, ErrOpen
 	}
@@ -193,7 +201,7 @@ func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte,
 // for putting back a blob that could not be opened, with its original expiry;
 // never trust it for anything else.
 func (s *Sealer) Expiry(blob []byte) (time.Time, bool) {
-	if len(blob) < Overhead || blob[0] != version1 {
+	if len(blob) < overhead || blob[offVersion] != version1 {
 		return time.Time{}, false
 	}
 	_, expires := times(blob)
@@ -201,8 +209,8 @@ func (s *Sealer) Expiry(blob []byte) (time.Time, bool) {
 }
 
 func times(blob []byte) (created, expires time.Time) {
-	created = time.UnixMicro(int64(binary.BigEndian.Uint64(blob[5:]))).UTC()
-	expires = time.UnixMicro(int64(binary.BigEndian.Uint64(blob[13:]))).UTC()
+	created = time.UnixMicro(int64(binary.BigEndian.Uint64(blob[offCreated:]))).UTC()
+	expires = time.UnixMicro(int64(binary.BigEndian.Uint64(blob[offExpires:]))).UTC()
 	return created, expires
 }
 

@@ -54,7 +54,7 @@ func TestRoundTrip(t *testing.T) {
 	s := newSealer(t, testServerKey)
 	for _, content := range []string{"x", "hunter2", strings.Repeat("é", 40000)} {
 		ak, lk, blob := sealOne(t, s, content)
-		if got, want := len(blob), len(content)+Overhead; got != want {
+		if got, want := len(blob), len(content)+overhead; got != want {
 			t.Errorf("envelope length: got %d, want %d", got, want)
 		}
 		got, c, e, err := s.Open(ak, lk, blob)
@@ -79,7 +79,7 @@ func TestAccessKeyShape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ak) != AccessKeyLen || strings.ContainsAny(ak, "+/=") {
+		if len(ak) != accessKeyLen || strings.ContainsAny(ak, "+/=") {
 			t.Fatalf("access key %q: want 43 base64url characters without padding", ak)
 		}
 		if seen[ak] {
@@ -131,7 +131,7 @@ func TestOpenRejectsWrongContext(t *testing.T) {
 			return newSealer(t, otherKey).Open(ak, lk, blob)
 		},
 		"empty":     func() ([]byte, time.Time, time.Time, error) { return s.Open(ak, lk, nil) },
-		"truncated": func() ([]byte, time.Time, time.Time, error) { return s.Open(ak, lk, blob[:Overhead-1]) },
+		"truncated": func() ([]byte, time.Time, time.Time, error) { return s.Open(ak, lk, blob[:overhead-1]) },
 		"extended": func() ([]byte, time.Time, time.Time, error) {
 			return s.Open(ak, lk, append(bytes.Clone(blob), 0))
 		},
