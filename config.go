@@ -10,12 +10,16 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/readonce/readonce/auth"
 	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/server"
 )
 
 // config is every setting of the process, read once from the environment
@@ -38,7 +42,6 @@ type config struct {
 	NotFoundRatePerMinute int      `env:"RATE_LIMIT_NOT_FOUND_PER_MINUTE" envDefault:"0"`
 	NotFoundRateBurst     int      `env:"RATE_LIMIT_NOT_FOUND_BURST" envDefault:"0"`
 	TrustedProxies        []string `env:"TRUSTED_PROXIES" envSeparator:","`
-	trustedProxies        []netip.Prefix
 
 	MetricsAddr string `env:"METRICS_ADDR"` // empty: /metrics on the API port
 	PprofAddr   string `env:"PPROF_ADDR"`   // empty: no profiling endpoint
@@ -65,8 +68,8 @@ type config struct {
 
 	RedocJSURL string `env:"REDOC_JS_URL"` // empty: server.DefaultRedocJSURL
 
-	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat string `env:"LOG_FORMAT"` // text or json; default json in production
+	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string     `env:"LOG_FORMAT"` // text or json; default json in production
 
 	// ephemeralKey is set when SECRET_KEY was not given (development on the
 	// embedded store only): a random key that dies with the process.
@@ -79,13 +82,14 @@ const (
 	minSecretKey   = 32
 )
 
-// loadConfig reads and validates the configuration. Every error names the
-// variable at fault and never quotes SECRET_KEY.
+// loadConfig reads, completes and validates the configuration. Every error
+// names the variable at fault and never quotes SECRET_KEY.
 func loadConfig(environ map[string]string) (config, error) {
 	var c config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		return c, explainEnvError(err)
 	}
+	c.complete()
 	if err := c.validate(); err != nil {
 		return c, err
 	}
@@ -100,19 +104,52 @@ func loadConfig(environ map[string]string) (config, error) {
 	return c, nil
 }
 
+func (c *config) production() bool { return c.AppEnv == envProduction }
+
+// complete fills the defaults that depend on other settings and tidies
+// lists; validate then only checks.
+func (c *config) complete() {
+	if c.Host == "" && !c.production() {
+		// A laptop run (embedded store, maybe an ephemeral key) is not for
+		// the network; containers and the chart run in production mode.
+		c.Host = "127.0.0.1"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+		if c.production() {
+			c.LogFormat = "json"
+		}
+	}
+	for i, k := range c.SecretKeyPrevious {
+		c.SecretKeyPrevious[i] = strings.TrimSpace(k)
+	}
+	c.TrustedProxies = slices.DeleteFunc(c.TrustedProxies, func(p string) bool { return strings.TrimSpace(p) == "" })
+}
+
+// validate checks every setting, by concern, and reports all that are
+// wrong at once.
 func (c *config) validate() error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{name}, args...)...))
 	}
+	c.validateListening(bad)
+	c.validateKeys(bad)
+	c.validateRedis(bad)
+	c.validateAuthAndLimits(bad)
+	c.validateSizes(bad)
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+type complaint func(name, format string, args ...any)
+
+// validateListening: where the process listens and what URL it hands out.
+func (c *config) validateListening(bad complaint) {
 	if c.AppEnv != envDevelopment && c.AppEnv != envProduction {
 		bad("APP_ENV", "must be %q or %q, got %q", envDevelopment, envProduction, c.AppEnv)
-	}
-	prod := c.AppEnv == envProduction
-	if c.Host == "" && !prod {
-		// A laptop run (embedded store, maybe an ephemeral key) is not for
-		// the network; containers and the chart run in production mode.
-		c.Host = "127.0.0.1"
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		bad("PORT", "must be 0..65535, got %d", c.Port)
@@ -120,79 +157,6 @@ func (c *config) validate() error {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
 		u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		bad("PUBLIC_URL", "must be an http(s) URL with a host and no query, e.g. https://secrets.example.com")
-	}
-
-	switch {
-	case c.SecretKey == "" && prod:
-		bad("SECRET_KEY", "is required in production (generate one with: openssl rand -hex 32)")
-	case c.SecretKey == "" && c.RedisURL != "":
-		bad("SECRET_KEY", "is required with an external Redis: a random key would strand every stored secret at the next restart")
-	case c.SecretKey != "" && len(c.SecretKey) < minSecretKey:
-		bad("SECRET_KEY", "must be at least %d characters (generate one with: openssl rand -hex 32)", minSecretKey)
-	case c.SecretKey != "" && prod && weakSecret(c.SecretKey):
-		bad("SECRET_KEY", "looks like a placeholder or a low-entropy value; generate one with: openssl rand -hex 32")
-	}
-	for i, k := range c.SecretKeyPrevious {
-		c.SecretKeyPrevious[i] = strings.TrimSpace(k)
-		if c.SecretKeyPrevious[i] == "" {
-			bad("SECRET_KEY_PREVIOUS", "entry %d is empty", i+1)
-		} else if c.SecretKeyPrevious[i] == c.SecretKey {
-			bad("SECRET_KEY_PREVIOUS", "entry %d repeats SECRET_KEY", i+1)
-		}
-	}
-	if c.MinReplicasAck < 0 || c.MinReplicasAck > 16 {
-		bad("REDIS_MIN_REPLICAS_ACK", "must be 0..16, got %d", c.MinReplicasAck)
-	}
-	switch c.RedisMode {
-	case "single":
-	case "sentinel", "cluster":
-		if c.RedisURL == "" {
-			bad("REDIS_URL", "is required with REDIS_MODE=%s", c.RedisMode)
-		}
-	default:
-		bad("REDIS_MODE", "must be single, sentinel or cluster, got %q", c.RedisMode)
-	}
-	if prod && c.RedisURL == "" {
-		bad("REDIS_URL", "is required in production: the embedded store keeps nothing across restarts")
-	}
-
-	if c.RedocJSURL != "" {
-		u, err := url.Parse(c.RedocJSURL)
-		if err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/")) ||
-			strings.ContainsAny(c.RedocJSURL, " ;,'\"") {
-			bad("REDOC_JS_URL", "must be an https:// URL or an absolute path on this server")
-		}
-	}
-	switch c.Algorithm {
-	case "HS256", "HS384", "HS512":
-	default:
-		bad("ALGORITHM", "must be HS256, HS384 or HS512, got %q", c.Algorithm)
-	}
-	for name, v := range map[string]int{
-		"RATE_LIMIT_CREATE_PER_MINUTE": c.CreateRatePerMinute, "RATE_LIMIT_CREATE_BURST": c.CreateRateBurst,
-		"RATE_LIMIT_NOT_FOUND_PER_MINUTE": c.NotFoundRatePerMinute, "RATE_LIMIT_NOT_FOUND_BURST": c.NotFoundRateBurst,
-	} {
-		if v < 0 || v > 1_000_000 {
-			bad(name, "must be 0 (off) to 1000000, got %d", v)
-		}
-	}
-	c.trustedProxies = c.trustedProxies[:0]
-	for _, p := range c.TrustedProxies {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		if !strings.Contains(p, "/") {
-			if a, err := netip.ParseAddr(p); err == nil {
-				p = netip.PrefixFrom(a, a.BitLen()).String()
-			}
-		}
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			bad("TRUSTED_PROXIES", "%q is not a CIDR such as 10.0.0.0/8 or an address", p)
-			continue
-		}
-		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
 	}
 	for name, addr := range map[string]string{"METRICS_ADDR": c.MetricsAddr, "PPROF_ADDR": c.PprofAddr} {
 		if addr == "" {
@@ -202,20 +166,15 @@ func (c *config) validate() error {
 			bad(name, "must be host:port or :port, got %q", addr)
 		}
 	}
-	if c.AccessTokenExpireMinutes < 1 {
-		bad("ACCESS_TOKEN_EXPIRE_MINUTES", "must be at least 1, got %d", c.AccessTokenExpireMinutes)
-	}
-	if c.MaxContentBytes < 1 || c.MaxContentBytes > 16<<20 {
-		bad("MAX_CONTENT_BYTES", "must be 1..%d, got %d", 16<<20, c.MaxContentBytes)
-	}
-	if c.MaxTTLHours < 1 || c.MaxTTLHours > 24*365 {
-		bad("MAX_TTL_HOURS", "must be 1..%d, got %d", 24*365, c.MaxTTLHours)
-	}
-	if c.DefaultTTLHours < 1 || c.DefaultTTLHours > c.MaxTTLHours {
-		bad("DEFAULT_TTL_HOURS", "must be 1..MAX_TTL_HOURS (%d), got %d", c.MaxTTLHours, c.DefaultTTLHours)
+	if c.RedocJSURL != "" {
+		u, err := url.Parse(c.RedocJSURL)
+		if err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/")) ||
+			strings.ContainsAny(c.RedocJSURL, " ;,'\"") {
+			bad("REDOC_JS_URL", "must be an https:// URL or an absolute path on this server")
+		}
 	}
 	for name, d := range map[string]time.Duration{
-		"REDIS_TIMEOUT": c.RedisTimeout, "READ_TIMEOUT": c.ReadTimeout, "WRITE_TIMEOUT": c.WriteTimeout,
+		"READ_TIMEOUT": c.ReadTimeout, "WRITE_TIMEOUT": c.WriteTimeout,
 		"IDLE_TIMEOUT": c.IdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
 	} {
 		if d <= 0 || d > 10*time.Minute {
@@ -225,21 +184,147 @@ func (c *config) validate() error {
 	if c.MaxConnections < 1 {
 		bad("MAX_CONNECTIONS", "must be at least 1, got %d", c.MaxConnections)
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+}
+
+// validateKeys: SECRET_KEY and the keys it replaced.
+func (c *config) validateKeys(bad complaint) {
+	switch {
+	case c.SecretKey == "" && c.production():
+		bad("SECRET_KEY", "is required in production (generate one with: openssl rand -hex 32)")
+	case c.SecretKey == "" && c.RedisURL != "":
+		bad("SECRET_KEY", "is required with an external Redis: a random key would strand every stored secret at the next restart")
+	case c.SecretKey != "" && len(c.SecretKey) < minSecretKey:
+		bad("SECRET_KEY", "must be at least %d characters (generate one with: openssl rand -hex 32)", minSecretKey)
+	case c.SecretKey != "" && c.production() && weakSecret(c.SecretKey):
+		bad("SECRET_KEY", "looks like a placeholder or a low-entropy value; generate one with: openssl rand -hex 32")
 	}
-	switch c.LogFormat {
-	case "":
-		c.LogFormat = "text"
-		if prod {
-			c.LogFormat = "json"
+	for i, k := range c.SecretKeyPrevious {
+		if k == "" {
+			bad("SECRET_KEY_PREVIOUS", "entry %d is empty", i+1)
+		} else if k == c.SecretKey {
+			bad("SECRET_KEY_PREVIOUS", "entry %d repeats SECRET_KEY", i+1)
 		}
-	case "text", "json":
-	default:
-		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
 	}
-	return errors.Join(errs...)
+}
+
+// validateRedis: how the store is reached.
+func (c *config) validateRedis(bad complaint) {
+	if err := cache.CheckMode(c.RedisMode); err != nil {
+		bad("REDIS_MODE", "%v", err)
+	} else if c.RedisMode != cache.ModeSingle && c.RedisURL == "" {
+		bad("REDIS_URL", "is required with REDIS_MODE=%s", c.RedisMode)
+	}
+	if c.production() && c.RedisURL == "" {
+		bad("REDIS_URL", "is required in production: the embedded store keeps nothing across restarts")
+	}
+	if c.MinReplicasAck < 0 || c.MinReplicasAck > 16 {
+		bad("REDIS_MIN_REPLICAS_ACK", "must be 0..16, got %d", c.MinReplicasAck)
+	}
+	if c.RedisTimeout <= 0 || c.RedisTimeout > 10*time.Minute {
+		bad("REDIS_TIMEOUT", "must be a duration above 0 and at most 10m, got %v", c.RedisTimeout)
+	}
+}
+
+// validateAuthAndLimits: who may create, and how often.
+func (c *config) validateAuthAndLimits(bad complaint) {
+	if err := auth.CheckAlgorithm(c.Algorithm); err != nil {
+		bad("ALGORITHM", "%v", err)
+	}
+	if c.AccessTokenExpireMinutes < 1 {
+		bad("ACCESS_TOKEN_EXPIRE_MINUTES", "must be at least 1, got %d", c.AccessTokenExpireMinutes)
+	}
+	for name, v := range map[string]int{
+		"RATE_LIMIT_CREATE_PER_MINUTE": c.CreateRatePerMinute, "RATE_LIMIT_CREATE_BURST": c.CreateRateBurst,
+		"RATE_LIMIT_NOT_FOUND_PER_MINUTE": c.NotFoundRatePerMinute, "RATE_LIMIT_NOT_FOUND_BURST": c.NotFoundRateBurst,
+	} {
+		if v < 0 || v > 1_000_000 {
+			bad(name, "must be 0 (off) to 1000000, got %d", v)
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			bad("TRUSTED_PROXIES", "%q is not a CIDR such as 10.0.0.0/8 or an address", strings.TrimSpace(p))
+		}
+	}
+}
+
+// validateSizes: how big and how long a secret may be.
+func (c *config) validateSizes(bad complaint) {
+	if c.MaxContentBytes < 1 || c.MaxContentBytes > 16<<20 {
+		bad("MAX_CONTENT_BYTES", "must be 1..%d, got %d", 16<<20, c.MaxContentBytes)
+	}
+	if c.MaxTTLHours < 1 || c.MaxTTLHours > 24*365 {
+		bad("MAX_TTL_HOURS", "must be 1..%d, got %d", 24*365, c.MaxTTLHours)
+	}
+	if c.DefaultTTLHours < 1 || c.DefaultTTLHours > c.MaxTTLHours {
+		bad("DEFAULT_TTL_HOURS", "must be 1..MAX_TTL_HOURS (%d), got %d", c.MaxTTLHours, c.DefaultTTLHours)
+	}
+}
+
+// parseProxy reads one TRUSTED_PROXIES entry: a CIDR or a single address.
+func parseProxy(p string) (netip.Prefix, error) {
+	p = strings.TrimSpace(p)
+	if a, err := netip.ParseAddr(p); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	prefix, err := netip.ParsePrefix(p)
+	return prefix.Masked(), err
+}
+
+// trustedProxies is TRUSTED_PROXIES parsed (validate has vouched for it).
+func (c *config) trustedProxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		if prefix, err := parseProxy(p); err == nil {
+			out = append(out, prefix)
+		}
+	}
+	return out
+}
+
+// The configuration as each package wants it.
+
+func (c *config) sealerKeys() (current []byte, previous [][]byte) {
+	for _, k := range c.SecretKeyPrevious {
+		previous = append(previous, []byte(k))
+	}
+	return []byte(c.SecretKey), previous
+}
+
+func (c *config) cacheOptions(log *slog.Logger) cache.Options {
+	return cache.Options{
+		URL: c.RedisURL, Mode: c.RedisMode, SentinelPassword: c.RedisSentinelPassword, TLSCAFile: c.RedisTLSCAFile,
+		Timeout: c.RedisTimeout, Logger: log, AutoPipeline: c.AutoPipeline,
+		MinReplicasAck: c.MinReplicasAck, SkipPolicyCheck: c.SkipPolicyCheck,
+	}
+}
+
+func (c *config) tokens() (*auth.Tokens, error) {
+	return auth.New([]byte(c.SecretKey), c.Algorithm, time.Duration(c.AccessTokenExpireMinutes)*time.Minute)
+}
+
+// serverConfig is what the HTTP server needs; the limiter, metrics and
+// creator auth come from what run built.
+func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *prometheus.Registry, creators server.Authenticator) server.Config {
+	return server.Config{
+		PublicURL:       c.PublicURL,
+		MaxContentBytes: c.MaxContentBytes,
+		DefaultTTLHours: c.DefaultTTLHours,
+		MaxTTLHours:     c.MaxTTLHours,
+		ReadTimeout:     c.ReadTimeout,
+		WriteTimeout:    c.WriteTimeout,
+		IdleTimeout:     c.IdleTimeout,
+		Concurrency:     c.MaxConnections,
+		RedocJSURL:      c.RedocJSURL,
+		Logger:          log,
+		Auth:            creators,
+		Limiter:         limiter,
+		CreateLimit:     server.RateLimit{PerMinute: c.CreateRatePerMinute, Burst: c.CreateRateBurst},
+		NotFoundLimit:   server.RateLimit{PerMinute: c.NotFoundRatePerMinute, Burst: c.NotFoundRateBurst},
+		TrustedProxies:  c.trustedProxies(),
+		Metrics:         reg,
+		ServeMetrics:    c.MetricsAddr == "",
+	}
 }
 
 // weakSecret catches the keys people paste from examples: placeholders
@@ -318,7 +403,7 @@ func (c config) LogValue() slog.Value {
 		slog.Bool("require_auth", c.RequireAuth),
 		slog.Int("rate_limit_create_per_minute", c.CreateRatePerMinute),
 		slog.Int("rate_limit_not_found_per_minute", c.NotFoundRatePerMinute),
-		slog.Int("trusted_proxies", len(c.trustedProxies)),
+		slog.Int("trusted_proxies", len(c.TrustedProxies)),
 		slog.String("metrics_addr", c.MetricsAddr),
 	)
 }

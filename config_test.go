@@ -108,7 +108,7 @@ func TestConfigTrustedProxies(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, p := range c.trustedProxies {
+	for _, p := range c.trustedProxies() {
 		got = append(got, p.String())
 	}
 	if strings.Join(got, " ") != "10.0.0.0/8 192.168.1.7/32 fd00::/8" {

@@ -7,8 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/readonce/readonce/internal/apitest"
 	"github.com/readonce/readonce/internal/faultproxy"
 	"github.com/readonce/readonce/internal/logbuf"
 	"github.com/readonce/readonce/internal/redistest"
@@ -39,47 +38,33 @@ func (s *faultSuite) remember(secrets ...string) {
 	s.secrets = append(s.secrets, secrets...)
 }
 
-// client is what the fault tests call readonce with.
+// client is what the fault and scale tests call readonce with: the one API
+// client, remembering every secret it handles for the suite's log check.
 type client struct {
-	base string
-	http *http.Client
-	s    *faultSuite
+	*apitest.Client
+	s *faultSuite
 }
 
 func newClient(base string, s *faultSuite) *client {
-	return &client{base: base, s: s, http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	return &client{Client: apitest.New(base, nil), s: s}
 }
 
+// result is one answer with its body decoded (empty when it is not JSON).
 type result struct {
-	status     int
-	retryAfter string
-	body       map[string]any
-	took       time.Duration
-	err        error
+	*apitest.Response
+	body apitest.Object
 }
 
 func (c *client) do(method, path, body string) result {
-	start := time.Now()
-	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return result{err: err, took: time.Since(start)}
-	}
-	defer resp.Body.Close()
-	r := result{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), took: time.Since(start)}
-	raw, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	r := c.Send(method, path, body)
+	return result{r, r.TryJSON()}
 }
 
 func (c *client) create(content string) result {
 	c.s.remember(content)
 	b, _ := json.Marshal(map[string]string{"content": content})
 	r := c.do("POST", "/api/v1/secrets/", string(b))
-	if key, ok := r.body["access_key"].(string); ok {
+	if key := r.body.Str("access_key"); key != "" {
 		c.s.remember(key)
 	}
 	return r
@@ -131,29 +116,24 @@ func redisDownAtStart(t *testing.T, s *faultSuite, redis *redistest.Server) {
 		"create": c.create("created while redis is down"),
 		"reveal": c.reveal(strings.Repeat("A", 43)),
 	} {
-		if r.err != nil || r.status != 503 || r.retryAfter == "" || r.body["detail"] == nil {
-			t.Errorf("%s with Redis down: got %d (Retry-After %q, body %v, %v), want 503 JSON with Retry-After", name, r.status, r.retryAfter, r.body, r.err)
+		if r.Err != nil || r.Status != 503 || r.Header.Get("Retry-After") == "" || r.body["detail"] == nil {
+			t.Errorf("%s with Redis down: got %d (Retry-After %q, body %v, %v), want 503 JSON with Retry-After", name, r.Status, r.Header.Get("Retry-After"), r.body, r.Err)
 		}
 	}
-	if r := c.do("GET", "/health", ""); r.status != 200 {
-		t.Errorf("liveness failed with Redis down: %d", r.status)
+	if r := c.do("GET", "/health", ""); r.Status != 200 {
+		t.Errorf("liveness failed with Redis down: %d", r.Status)
 	}
 
 	proxy.SetDown(false)
 	up := time.Now()
-	for c.do("GET", "/ready", "").status != 200 {
-		if time.Since(up) > 2*time.Second {
-			t.Fatalf("not ready 2s after Redis came back")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	apitest.WaitFor(t, 2*time.Second, "/ready after Redis came back", func() bool { return c.do("GET", "/ready", "").Status == 200 })
 	t.Logf("ready %v after Redis came back", time.Since(up).Round(time.Millisecond))
 	r := c.create("after recovery")
-	if r.status != 201 {
-		t.Fatalf("create after recovery: %d", r.status)
+	if r.Status != 201 {
+		t.Fatalf("create after recovery: %d", r.Status)
 	}
-	if got := c.reveal(r.body["access_key"].(string)); got.status != 200 || got.body["content"] != "after recovery" {
-		t.Errorf("reveal after recovery: %d %v", got.status, got.body)
+	if got := c.reveal(r.body.String(t, "access_key")); got.Status != 200 || got.body["content"] != "after recovery" {
+		t.Errorf("reveal after recovery: %d %v", got.Status, got.body)
 	}
 }
 
@@ -163,10 +143,10 @@ func redisFrozen(t *testing.T, s *faultSuite, redis *redistest.Server) {
 	var keys []string
 	for i := range 20 {
 		r := c.create(fmt.Sprintf("frozen-%d-%d", i, time.Now().UnixNano()))
-		if r.status != 201 {
-			t.Fatalf("setup create: %d", r.status)
+		if r.Status != 201 {
+			t.Fatalf("setup create: %d", r.Status)
 		}
-		keys = append(keys, r.body["access_key"].(string))
+		keys = append(keys, r.body.String(t, "access_key"))
 	}
 	// Warm up at the same concurrency, so the server's worker pool and the
 	// Redis pool are as large before the freeze as during it.
@@ -175,7 +155,7 @@ func redisFrozen(t *testing.T, s *faultSuite, redis *redistest.Server) {
 		warm.Go(func() { c.do("GET", "/ready", "") })
 	}
 	warm.Wait()
-	c.http.CloseIdleConnections()
+	c.HTTP.CloseIdleConnections()
 	baseline := settledGoroutines(0)
 
 	redis.Pause()
@@ -202,25 +182,25 @@ func redisFrozen(t *testing.T, s *faultSuite, redis *redistest.Server) {
 
 	var slowest time.Duration
 	for i, r := range results {
-		slowest = max(slowest, r.took)
-		if r.err != nil || r.status != 503 {
-			t.Errorf("request %d with Redis frozen: got %d, %v; want 503", i, r.status, r.err)
+		slowest = max(slowest, r.Took)
+		if r.Err != nil || r.Status != 503 {
+			t.Errorf("request %d with Redis frozen: got %d, %v; want 503", i, r.Status, r.Err)
 		}
-		if r.took > timeout+time.Second {
-			t.Errorf("request %d took %v with REDIS_TIMEOUT=%v", i, r.took, timeout)
+		if r.Took > timeout+time.Second {
+			t.Errorf("request %d took %v with REDIS_TIMEOUT=%v", i, r.Took, timeout)
 		}
 	}
 	t.Logf("slowest request while frozen: %v (REDIS_TIMEOUT %v)", slowest.Round(time.Millisecond), timeout)
 
-	c.http.CloseIdleConnections()
+	c.HTTP.CloseIdleConnections()
 	if after := settledGoroutines(baseline); after > baseline+2 {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines: %d before the freeze, %d after (a leak):\n%s", baseline, after, buf[:runtime.Stack(buf, true)])
 	} else {
 		t.Logf("goroutines: %d before the freeze, %d after", baseline, after)
 	}
-	if r := c.create("after the thaw"); r.status != 201 {
-		t.Errorf("create after the thaw: %d", r.status)
+	if r := c.create("after the thaw"); r.Status != 201 {
+		t.Errorf("create after the thaw: %d", r.Status)
 	}
 }
 
@@ -243,12 +223,12 @@ func getdelReplyDropped(t *testing.T, s *faultSuite, redis *redistest.Server) {
 	proxy := faultproxy.Start(t, redis.Addr)
 	_, c := startOn(t, s, "redis://"+proxy.Addr())
 	r := c.create("reply lost on the way back")
-	key := r.body["access_key"].(string)
+	key := r.body.String(t, "access_key")
 	before := proxy.Count("GETDEL")
 	proxy.DropReplies("GETDEL", 1)
 	got := c.reveal(key)
-	if got.status != 503 || got.retryAfter == "" {
-		t.Errorf("dropped GETDEL reply: got %d, want 503 with Retry-After", got.status)
+	if got.Status != 503 || got.Header.Get("Retry-After") == "" {
+		t.Errorf("dropped GETDEL reply: got %d, want 503 with Retry-After", got.Status)
 	}
 	if n := proxy.Count("GETDEL") - before; n != 1 {
 		t.Errorf("the proxy saw %d GETDELs for one request, want exactly 1", n)
@@ -260,12 +240,12 @@ func setReplyDropped(t *testing.T, s *faultSuite, redis *redistest.Server) {
 	_, c := startOn(t, s, "redis://"+proxy.Addr())
 	for range 5 {
 		proxy.DropReplies("SET", 1)
-		if r := c.create("set reply lost"); r.status == 201 || r.status != 503 {
-			t.Errorf("dropped SET reply: got %d, want 503 (never 201 unconfirmed)", r.status)
+		if r := c.create("set reply lost"); r.Status == 201 || r.Status != 503 {
+			t.Errorf("dropped SET reply: got %d, want 503 (never 201 unconfirmed)", r.Status)
 		}
 	}
-	if r := c.create("set reply kept"); r.status != 201 {
-		t.Errorf("after the drops: %d", r.status)
+	if r := c.create("set reply kept"); r.Status != 201 {
+		t.Errorf("after the drops: %d", r.Status)
 	}
 }
 
@@ -295,12 +275,12 @@ func resetsUnderLoad(t *testing.T, s *faultSuite, redis *redistest.Server) {
 				content := fmt.Sprintf("worker-%d-secret-%d-%d", w, i, time.Now().UnixNano())
 				r := c.create(content)
 				count(&statuses, "create", r)
-				if r.status != 201 {
+				if r.Status != 201 {
 					continue
 				}
-				got := c.reveal(r.body["access_key"].(string))
+				got := c.reveal(r.body.String(t, "access_key"))
 				count(&statuses, "reveal", got)
-				if got.status == 200 {
+				if got.Status == 200 {
 					revealed.Add(1)
 					if got.body["content"] != content {
 						wrong.Add(1)
@@ -330,8 +310,8 @@ func resetsUnderLoad(t *testing.T, s *faultSuite, redis *redistest.Server) {
 }
 
 func count(m *sync.Map, op string, r result) {
-	key := fmt.Sprintf("%s %d", op, r.status)
-	if r.err != nil {
+	key := fmt.Sprintf("%s %d", op, r.Status)
+	if r.Err != nil {
 		key = op + " transport-error"
 	}
 	v, _ := m.LoadOrStore(key, new(atomic.Int64))
@@ -385,12 +365,7 @@ func sigtermInFlight(t *testing.T, s *faultSuite, redis *redistest.Server) {
 	for i := range n {
 		wg.Go(func() { results[i] = c.create(fmt.Sprintf("in-flight-%d-%d", i, time.Now().UnixNano())) })
 	}
-	for deadline := time.Now().Add(5 * time.Second); proxy.Count("SET") < n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d requests reached Redis", proxy.Count("SET"), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	apitest.WaitFor(t, 5*time.Second, fmt.Sprintf("all %d requests to reach Redis", n), func() bool { return proxy.Count("SET") >= n })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -401,12 +376,12 @@ func sigtermInFlight(t *testing.T, s *faultSuite, redis *redistest.Server) {
 	var ok201 int
 	for i, r := range results {
 		switch {
-		case r.err != nil:
-			t.Errorf("request %d in flight at SIGTERM was cut off: %v", i, r.err)
-		case r.status == 201:
+		case r.Err != nil:
+			t.Errorf("request %d in flight at SIGTERM was cut off: %v", i, r.Err)
+		case r.Status == 201:
 			ok201++
-		case r.status != 503:
-			t.Errorf("request %d in flight at SIGTERM: %d, want 201 or 503", i, r.status)
+		case r.Status != 503:
+			t.Errorf("request %d in flight at SIGTERM: %d, want 201 or 503", i, r.Status)
 		}
 	}
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/readonce/readonce/internal/apitest"
 	"github.com/readonce/readonce/internal/logbuf"
 	"github.com/readonce/readonce/seal"
 )
@@ -26,6 +27,7 @@ import (
 // program is readonce started through run, as main would start it.
 type program struct {
 	addr string
+	api  *apitest.Client
 	logs *logbuf.Buffer
 	stop context.CancelFunc
 	done chan error
@@ -48,54 +50,36 @@ func startLogging(t *testing.T, env map[string]string, also io.Writer) *program 
 		cancel()
 		<-p.done
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	apitest.WaitFor(t, 10*time.Second, "readonce to listen", func() bool {
+		select {
+		case err := <-p.done:
+			t.Fatalf("run returned before listening: %v\n%s", err, p.logs)
+		default:
+		}
 		for _, line := range p.logs.Lines() {
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "readonce listening" {
 				p.addr = rec.Addr
-				return p
+				return true
 			}
 		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("run returned before listening: %v\n%s", err, p.logs)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("readonce did not start:\n%s", p.logs)
-	return nil
+		return false
+	})
+	p.api = apitest.New("http://"+p.addr, nil)
+	return p
 }
 
 func (p *program) url(path string) string { return "http://" + p.addr + path }
 
 func (p *program) create(t *testing.T, content string) (key string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"content": content})
-	resp, err := http.Post(p.url("/api/v1/secrets/"), "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessKey string `json:"access_key"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 201 {
-		t.Fatalf("create: %d, %v", resp.StatusCode, err)
-	}
-	return out.AccessKey
+	return p.api.Create(t, content)
 }
 
 func (p *program) reveal(t *testing.T, key string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(p.url("/api/v1/secrets/" + key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct{ Content string }
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out.Content
+	r := p.api.Do(t, "GET", "/api/v1/secrets/"+key, "")
+	return r.Status, r.TryJSON().Str("content")
 }
 
 func TestRunEndToEnd(t *testing.T) {

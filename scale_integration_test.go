@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/readonce/readonce/internal/apitest"
 	"github.com/readonce/readonce/internal/redistest"
 )
 
@@ -20,18 +21,18 @@ func TestIntegrationCluster(t *testing.T) {
 		t.Run("autopipeline="+ap, func(t *testing.T) {
 			s := &faultSuite{}
 			_, c := startOn(t, s, cluster.URL(), "REDIS_MODE", "cluster", "REDIS_AUTOPIPELINE", ap, "REDIS_TIMEOUT", "2s")
-			if r := c.do("GET", "/ready", ""); r.status != 200 {
-				t.Fatalf("/ready on a noeviction cluster: %d %v", r.status, r.body)
+			if r := c.do("GET", "/ready", ""); r.Status != 200 {
+				t.Fatalf("/ready on a noeviction cluster: %d %v", r.Status, r.body)
 			}
 			before := dbsizes(t, cluster.Nodes)
 			keys := map[string]string{}
 			for i := range 60 {
 				content := fmt.Sprintf("cluster-secret-%d-%d", i, time.Now().UnixNano())
 				r := c.create(content)
-				if r.status != 201 {
-					t.Fatalf("create %d: %d %v", i, r.status, r.body)
+				if r.Status != 201 {
+					t.Fatalf("create %d: %d %v", i, r.Status, r.body)
 				}
-				keys[r.body["access_key"].(string)] = content
+				keys[r.body.String(t, "access_key")] = content
 			}
 			after := dbsizes(t, cluster.Nodes)
 			for i := range after {
@@ -40,11 +41,11 @@ func TestIntegrationCluster(t *testing.T) {
 				}
 			}
 			for key, content := range keys {
-				if r := c.reveal(key); r.status != 200 || r.body["content"] != content {
-					t.Fatalf("reveal across slots: %d %v", r.status, r.body)
+				if r := c.reveal(key); r.Status != 200 || r.body["content"] != content {
+					t.Fatalf("reveal across slots: %d %v", r.Status, r.body)
 				}
-				if r := c.reveal(key); r.status != 404 {
-					t.Fatalf("second reveal: %d", r.status)
+				if r := c.reveal(key); r.Status != 404 {
+					t.Fatalf("second reveal: %d", r.Status)
 				}
 			}
 			raceReveals(t, c, 200)
@@ -69,29 +70,8 @@ func dbsizes(t *testing.T, nodes []*redistest.Server) []int {
 // raceReveals: n concurrent reveals of one key, exactly one 200.
 func raceReveals(t *testing.T, c *client, n int) {
 	t.Helper()
-	r := c.create("raced for")
-	key := r.body["access_key"].(string)
-	var ok, notFound, other atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for range n {
-		wg.Go(func() {
-			<-start
-			switch c.reveal(key).status {
-			case 200:
-				ok.Add(1)
-			case 404:
-				notFound.Add(1)
-			default:
-				other.Add(1)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	if ok.Load() != 1 || other.Load() != 0 {
-		t.Errorf("%d concurrent reveals: %d × 200, %d × 404, %d other; want exactly one 200", n, ok.Load(), notFound.Load(), other.Load())
-	}
+	key := c.create("raced for").body.String(t, "access_key")
+	apitest.ExactlyOne(t, n, func() int { return c.reveal(key).Status })
 }
 
 func TestIntegrationSentinelFailover(t *testing.T) {
@@ -99,11 +79,11 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 	s := &faultSuite{}
 	_, c := startOn(t, s, sent.URL(), "REDIS_MODE", "sentinel", "REDIS_MIN_REPLICAS_ACK", "1", "REDIS_TIMEOUT", "1s")
 	r := c.create("through sentinel")
-	if r.status != 201 {
-		t.Fatalf("create through sentinel: %d %v", r.status, r.body)
+	if r.Status != 201 {
+		t.Fatalf("create through sentinel: %d %v", r.Status, r.body)
 	}
-	if got := c.reveal(r.body["access_key"].(string)); got.status != 200 || got.body["content"] != "through sentinel" {
-		t.Fatalf("reveal through sentinel: %d %v", got.status, got.body)
+	if got := c.reveal(r.body.String(t, "access_key")); got.Status != 200 || got.body["content"] != "through sentinel" {
+		t.Fatalf("reveal through sentinel: %d %v", got.Status, got.body)
 	}
 	oldMaster, _ := sent.MasterAddr()
 
@@ -121,46 +101,44 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 				content := fmt.Sprintf("failover-%d-%d-%d", w, i, time.Now().UnixNano())
 				r := c.create(content)
 				switch {
-				case r.status == 503:
+				case r.Status == 503:
 					note503()
 					continue
-				case r.status != 201:
+				case r.Status != 201:
 					otherStatus.Add(1)
 					continue
 				}
-				key := r.body["access_key"].(string)
+				key := r.body.String(t, "access_key")
 				first := c.reveal(key)
 				retried := false
-				for first.status == 503 && time.Now().Before(stop.Add(10*time.Second)) {
+				for first.Status == 503 && time.Now().Before(stop.Add(10*time.Second)) {
 					note503()
 					retried = true
 					time.Sleep(100 * time.Millisecond)
 					first = c.reveal(key)
 				}
 				switch {
-				case first.status == 200 && first.body["content"] == content:
+				case first.Status == 200 && first.body["content"] == content:
 					ok200.Add(1)
-				case first.status == 404 && retried:
+				case first.Status == 404 && retried:
 					// The 503 was an unknown outcome: that attempt may have
 					// taken the secret (unshown). Gone is the safe answer.
 					continue
-				case first.status == 404:
+				case first.Status == 404:
 					lost.Add(1) // acknowledged by a replica, never revealed, yet gone
 					continue
 				default:
 					otherStatus.Add(1)
 					continue
 				}
-				if again := c.reveal(key); again.status == 200 {
+				if again := c.reveal(key); again.Status == 200 {
 					revealedTwice.Add(1)
 				}
 			}
 		})
 	}
 	// Fail over once the load is well under way.
-	for ok200.Load() < 200 && time.Now().Before(stop) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	apitest.Eventually(time.Until(stop), func() bool { return ok200.Load() >= 200 })
 	if reply, err := sent.Sentinels[1].Do("SENTINEL", "FAILOVER", sent.MasterName); err != nil || reply != "+OK" {
 		t.Fatalf("SENTINEL FAILOVER: %q %v", reply, err)
 	}
@@ -190,18 +168,10 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 		t.Errorf("only %d pairs completed: the load proved little", ok200.Load())
 	}
 	// Serving now, without a restart.
-	for {
+	apitest.WaitFor(t, 20*time.Second-time.Since(switched), "a create and reveal to work after the failover", func() bool {
 		r := c.create("after the failover")
-		if r.status == 201 {
-			if got := c.reveal(r.body["access_key"].(string)); got.status == 200 {
-				break
-			}
-		}
-		if time.Since(switched) > 20*time.Second {
-			t.Fatalf("not serving 20 s after the failover: %d %v", r.status, r.body)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return r.Status == 201 && c.reveal(r.body.Str("access_key")).Status == 200
+	})
 }
 
 // With REDIS_MIN_REPLICAS_ACK=1 and the replica frozen, nothing is
@@ -210,38 +180,32 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 func TestIntegrationReplicaAckFrozenReplica(t *testing.T) {
 	master := redistest.Start(t)
 	replica := redistest.Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	apitest.WaitFor(t, 10*time.Second, "the replica to sync", func() bool {
 		info, _ := replica.Info("INFO", "replication")
-		if strings.Contains(info, "master_link_status:up") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("replica never synced")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Contains(info, "master_link_status:up")
+	})
 	s := &faultSuite{}
 	_, c := startOn(t, s, master.URL(), "REDIS_MIN_REPLICAS_ACK", "1", "REDIS_TIMEOUT", "1s")
 	kept := c.create("shown only if replicated")
-	if kept.status != 201 {
-		t.Fatalf("create with a live replica: %d %v", kept.status, kept.body)
+	if kept.Status != 201 {
+		t.Fatalf("create with a live replica: %d %v", kept.Status, kept.body)
 	}
 
 	replica.Pause()
 	defer replica.Resume()
-	if r := c.create("not replicated"); r.status != 503 {
-		t.Errorf("create with the replica frozen: %d, want 503", r.status)
+	if r := c.create("not replicated"); r.Status != 503 {
+		t.Errorf("create with the replica frozen: %d, want 503", r.Status)
 	}
-	r := c.reveal(kept.body["access_key"].(string))
-	if r.status != 503 || r.body["content"] != nil {
-		t.Errorf("reveal with the replica frozen: %d %v, want 503 without content", r.status, r.body)
+	r := c.reveal(kept.body.String(t, "access_key"))
+	if r.Status != 503 || r.body["content"] != nil {
+		t.Errorf("reveal with the replica frozen: %d %v, want 503 without content", r.Status, r.body)
 	}
-	if r.took > 3*time.Second {
-		t.Errorf("an unacknowledged reveal took %v", r.took)
+	if r.Took > 3*time.Second {
+		t.Errorf("an unacknowledged reveal took %v", r.Took)
 	}
 	replica.Resume()
-	if r := c.create("replicated again"); r.status != 201 {
-		t.Errorf("create after the replica thawed: %d", r.status)
+	if r := c.create("replicated again"); r.Status != 201 {
+		t.Errorf("create after the replica thawed: %d", r.Status)
 	}
 }
 
@@ -250,12 +214,12 @@ func TestIntegrationEvictionGuard(t *testing.T) {
 	s := &faultSuite{}
 	_, c := startOn(t, s, lru.URL())
 	r := c.do("GET", "/ready", "")
-	if detail, _ := r.body["detail"].(string); r.status != 503 || !strings.Contains(detail, "volatile-lru") {
-		t.Errorf("/ready on volatile-lru: %d %q, want 503 naming the policy", r.status, detail)
+	if detail := r.body.Str("detail"); r.Status != 503 || !strings.Contains(detail, "volatile-lru") {
+		t.Errorf("/ready on volatile-lru: %d %q, want 503 naming the policy", r.Status, detail)
 	}
 	_, c2 := startOn(t, s, lru.URL(), "REDIS_SKIP_POLICY_CHECK", "true")
-	if r := c2.do("GET", "/ready", ""); r.status != 200 {
-		t.Errorf("/ready with the check skipped: %d", r.status)
+	if r := c2.do("GET", "/ready", ""); r.Status != 200 {
+		t.Errorf("/ready with the check skipped: %d", r.Status)
 	}
 
 	// Full Redis (noeviction): creates 503 "storage full", reveals still work.
@@ -264,7 +228,7 @@ func TestIntegrationEvictionGuard(t *testing.T) {
 	var keys []string
 	for i := range 20 {
 		r := c3.create(fmt.Sprintf("before-full-%d", i))
-		keys = append(keys, r.body["access_key"].(string))
+		keys = append(keys, r.body.String(t, "access_key"))
 	}
 	info, _ := full.Info("INFO", "memory")
 	var used int
@@ -280,7 +244,7 @@ func TestIntegrationEvictionGuard(t *testing.T) {
 	var sawFull bool
 	for range 50 {
 		r := c3.create(big)
-		if r.status == 503 && r.body["detail"] == "storage full" {
+		if r.Status == 503 && r.body["detail"] == "storage full" {
 			sawFull = true
 			break
 		}
@@ -289,8 +253,8 @@ func TestIntegrationEvictionGuard(t *testing.T) {
 		t.Fatal("a full Redis never answered 503 storage full")
 	}
 	for i, k := range keys {
-		if r := c3.reveal(k); r.status != 200 || r.body["content"] != fmt.Sprintf("before-full-%d", i) {
-			t.Fatalf("reveal with Redis full: %d %v, want 200", r.status, r.body)
+		if r := c3.reveal(k); r.Status != 200 || r.body["content"] != fmt.Sprintf("before-full-%d", i) {
+			t.Fatalf("reveal with Redis full: %d %v, want 200", r.Status, r.body)
 		}
 	}
 }

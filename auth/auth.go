@@ -12,9 +12,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// ErrInvalid is every reason a token is refused; the reason itself is not
+// errInvalid is every reason a token is refused; the reason itself is not
 // told to clients.
-var ErrInvalid = errors.New("auth: invalid token")
+var errInvalid = errors.New("auth: invalid token")
 
 // Tokens issues and verifies creator tokens.
 type Tokens struct {
@@ -24,20 +24,29 @@ type Tokens struct {
 	now    func() time.Time
 }
 
+// algorithms are the only ones a token may be signed with: HMACs keyed by
+// SECRET_KEY. Asymmetric and "none" are never accepted.
+var algorithms = map[string]jwt.SigningMethod{
+	"HS256": jwt.SigningMethodHS256,
+	"HS384": jwt.SigningMethodHS384,
+	"HS512": jwt.SigningMethodHS512,
+}
+
+// CheckAlgorithm says whether alg is one New accepts.
+func CheckAlgorithm(alg string) error {
+	if _, ok := algorithms[alg]; !ok {
+		return fmt.Errorf("must be HS256, HS384 or HS512, got %q", alg)
+	}
+	return nil
+}
+
 // New returns Tokens that sign with key by alg (HS256, HS384 or HS512)
 // and issue tokens valid for ttl.
 func New(key []byte, alg string, ttl time.Duration) (*Tokens, error) {
-	var m jwt.SigningMethod
-	switch alg {
-	case "HS256":
-		m = jwt.SigningMethodHS256
-	case "HS384":
-		m = jwt.SigningMethodHS384
-	case "HS512":
-		m = jwt.SigningMethodHS512
-	default:
-		return nil, fmt.Errorf("auth: algorithm %q: want HS256, HS384 or HS512", alg)
+	if err := CheckAlgorithm(alg); err != nil {
+		return nil, fmt.Errorf("auth: algorithm %w", err)
 	}
+	m := algorithms[alg]
 	if len(key) == 0 {
 		return nil, errors.New("auth: empty key")
 	}
@@ -77,7 +86,7 @@ func (t *Tokens) Verify(token string) (string, error) {
 		jwt.WithLeeway(5*time.Second),
 	)
 	if err != nil {
-		return "", ErrInvalid
+		return "", errInvalid
 	}
 	return claims.Subject, nil
 }

@@ -69,8 +69,8 @@ func TestVerify(t *testing.T) {
 		"tampered payload": tampered, "alg none": none, "RS256": rs256, "ES256": es256,
 		"no exp": noExp, "empty": "", "garbage": "a.b.c",
 	} {
-		if sub, err := tk.Verify(tok); !errors.Is(err, ErrInvalid) || sub != "" {
-			t.Errorf("%s: got (%q, %v), want ErrInvalid", name, sub, err)
+		if sub, err := tk.Verify(tok); !errors.Is(err, errInvalid) || sub != "" {
+			t.Errorf("%s: got (%q, %v), want errInvalid", name, sub, err)
 		}
 	}
 }

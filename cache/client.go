@@ -24,6 +24,15 @@ const (
 	ModeCluster  = "cluster"  // Redis Cluster: the URL names seed nodes
 )
 
+// CheckMode says whether mode is one Open knows.
+func CheckMode(mode string) error {
+	switch mode {
+	case ModeSingle, ModeSentinel, ModeCluster:
+		return nil
+	}
+	return fmt.Errorf("must be single, sentinel or cluster, got %q", mode)
+}
+
 // Options says how to reach Redis.
 type Options struct {
 	// URL is, by Mode:
@@ -43,7 +52,8 @@ type Options struct {
 	// Timeout bounds every call to Redis: dial, read, write, and the whole
 	// command, so a frozen Redis turns into errors within Timeout.
 	Timeout time.Duration
-	// Logger receives the embedded-store warning and go-redis's own messages.
+	// Logger receives the embedded-store warning (go-redis's own messages go
+	// where [SetLogger] says).
 	Logger *slog.Logger
 	// AutoPipeline batches concurrent SETs and GETDELs into shared round
 	// trips (go-redis's experimental autopipeliner). Retries stay off.
@@ -67,9 +77,6 @@ func Open(opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// go-redis has one process-wide logger; route it through slog so JSON
-	// logs stay all JSON.
-	redis.SetLogger(redisLogger{logger})
 
 	if opts.URL == "" {
 		return openEmbedded(opts.Timeout, logger)
@@ -229,6 +236,10 @@ func Redacted(rawURL string) string {
 	}
 	return u.Redacted()
 }
+
+// SetLogger sends go-redis's own messages to l. go-redis has one logger for
+// the whole process, so the program sets it once, at start.
+func SetLogger(l *slog.Logger) { redis.SetLogger(redisLogger{l}) }
 
 // redisLogger adapts slog to go-redis's logger interface.
 type redisLogger struct{ l *slog.Logger }

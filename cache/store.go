@@ -27,9 +27,6 @@ func newStore(rdb redis.UniversalClient, timeout time.Duration, embedded *minire
 	return &Store{rdb: rdb, timeout: timeout, embedded: embedded}
 }
 
-// Embedded reports whether this is the in-process store.
-func (s *Store) Embedded() bool { return s.embedded != nil }
-
 // Put stores blob under key for ttl. A single SET … PX: idempotent, so a
 // client that retries after an error cannot create a second copy.
 func (s *Store) Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error {

@@ -167,7 +167,7 @@ func TestStoreExpiry(t *testing.T) {
 
 func TestEmbeddedExpiresOnTheClock(t *testing.T) {
 	s := openT(t, "")
-	if !s.Embedded() {
+	if s.embedded == nil {
 		t.Fatal("empty URL did not give the embedded store")
 	}
 	ctx := context.Background()

@@ -6,11 +6,10 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/readonce/readonce/internal/apitest"
 	"github.com/readonce/readonce/internal/faultproxy"
 	"github.com/readonce/readonce/server"
 )
@@ -41,10 +40,10 @@ func testCreateReveal(t *testing.T, a *app) {
 	for _, path := range []string{"/api/v1/secrets/", "/api/v1/secrets"} {
 		before := time.Now().UTC()
 		r := a.do("POST", path, `{"content":"pässwörd ✓\nline two","ttl_hours":2}`)
-		if r.status != 201 {
-			t.Fatalf("POST %s: status %d, body %s", path, r.status, r.body)
+		if r.Status != 201 {
+			t.Fatalf("POST %s: status %d, body %s", path, r.Status, r.Body)
 		}
-		body := r.json(t)
+		body := r.JSON(t)
 		if len(body) != 4 {
 			t.Errorf("create body has fields %v, want access_key, expires_at, secret_url, share_url", body)
 		}
@@ -58,7 +57,7 @@ func testCreateReveal(t *testing.T, a *app) {
 		if got, want := body["share_url"], publicURL+"/s#"+key; got != want {
 			t.Errorf("share_url: got %v, want %v (the key only in the fragment)", got, want)
 		}
-		exp, err := time.Parse("2006-01-02T15:04:05.000000Z", body["expires_at"].(string))
+		exp, err := time.Parse("2006-01-02T15:04:05.000000Z", body.String(t, "expires_at"))
 		if err != nil {
 			t.Fatalf("expires_at %q is not RFC 3339 UTC with microseconds: %v", body["expires_at"], err)
 		}
@@ -67,14 +66,14 @@ func testCreateReveal(t *testing.T, a *app) {
 		}
 
 		r = a.do("GET", "/api/v1/secrets/"+key, "")
-		if r.status != 200 {
-			t.Fatalf("first reveal: status %d, body %s", r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("first reveal: status %d, body %s", r.Status, r.Body)
 		}
-		got := r.json(t)
+		got := r.JSON(t)
 		if got["content"] != "pässwörd ✓\nline two" {
 			t.Errorf("content: got %q", got["content"])
 		}
-		created, err := time.Parse("2006-01-02T15:04:05.000000Z", got["created_at"].(string))
+		created, err := time.Parse("2006-01-02T15:04:05.000000Z", got.String(t, "created_at"))
 		if err != nil || !created.Add(2*time.Hour).Equal(exp) {
 			t.Errorf("created_at %v (%v): want expires_at - 2h = %v", got["created_at"], err, exp.Add(-2*time.Hour))
 		}
@@ -86,8 +85,8 @@ func testCreateReveal(t *testing.T, a *app) {
 		never := a.do("GET", "/api/v1/secrets/"+strings.Repeat("A", 43), "")
 		malformed := a.do("GET", "/api/v1/secrets/not-a-key", "")
 		for name, r := range map[string]response{"second read": second, "never existed": never, "malformed": malformed} {
-			if r.status != 404 || string(r.body) != notFoundBody {
-				t.Errorf("%s: got %d %s, want 404 %s", name, r.status, r.body, notFoundBody)
+			if r.Status != 404 || string(r.Body) != notFoundBody {
+				t.Errorf("%s: got %d %s, want 404 %s", name, r.Status, r.Body, notFoundBody)
 			}
 		}
 	}
@@ -154,16 +153,16 @@ func testValidation(t *testing.T, a *app) {
 			} else {
 				r = a.do("POST", "/api/v1/secrets/", c.body)
 			}
-			if r.status != c.status {
-				t.Fatalf("status: got %d (%s), want %d", r.status, r.body, c.status)
+			if r.Status != c.status {
+				t.Fatalf("status: got %d (%s), want %d", r.Status, r.Body, c.status)
 			}
 			if after := a.be.dbsize(t); after != before {
 				t.Errorf("a rejected request stored something: %d keys before, %d after", before, after)
 			}
-			if strings.Contains(string(r.body), "ctnt") || (len(c.body) > 20 && strings.Contains(string(r.body), c.body)) {
-				t.Errorf("error body echoes the request: %s", r.body)
+			if strings.Contains(string(r.Body), "ctnt") || (len(c.body) > 20 && strings.Contains(string(r.Body), c.body)) {
+				t.Errorf("error body echoes the request: %s", r.Body)
 			}
-			detail := r.json(t)["detail"]
+			detail := r.JSON(t)["detail"]
 			if c.status != 422 {
 				if _, ok := detail.(string); !ok {
 					t.Errorf("detail: got %v, want a message", detail)
@@ -174,7 +173,7 @@ func testValidation(t *testing.T, a *app) {
 			if len(list) == 0 {
 				t.Fatalf("422 detail: got %v, want a list", detail)
 			}
-			first := list[0].(map[string]any)
+			first, _ := list[0].(map[string]any)
 			if first["type"] != c.errType || first["msg"] == "" {
 				t.Errorf("422 detail: got %v, want type %s", first, c.errType)
 			}
@@ -191,19 +190,19 @@ func testValidation(t *testing.T, a *app) {
 		`{"content":"x","ttl_hours":168}`,
 		" \n{\"content\":\"x\"}\n ",
 	} {
-		if r := a.do("POST", "/api/v1/secrets/", body, "Content-Type", "application/json; charset=utf-8"); r.status != 201 {
-			t.Errorf("%.40s…: got %d %s, want 201", body, r.status, r.body)
+		if r := a.do("POST", "/api/v1/secrets/", body, "Content-Type", "application/json; charset=utf-8"); r.Status != 201 {
+			t.Errorf("%.40s…: got %d %s, want 201", body, r.Status, r.Body)
 		}
 	}
-	if r := a.do("POST", "/api/v1/secrets/", ``); r.status != 400 {
-		t.Errorf("no Content-Type, empty body: got %d, want 400", r.status)
+	if r := a.do("POST", "/api/v1/secrets/", ``); r.Status != 400 {
+		t.Errorf("no Content-Type, empty body: got %d, want 400", r.Status)
 	}
 }
 
 func testTTL(t *testing.T, a *app) {
 	for _, body := range []string{`{"content":"x"}`, `{"content":"x","ttl_hours":null}`} {
 		r := a.do("POST", "/api/v1/secrets/", body)
-		exp, _ := time.Parse(time.RFC3339Nano, r.json(t)["expires_at"].(string))
+		exp, _ := time.Parse(time.RFC3339Nano, r.JSON(t).String(t, "expires_at"))
 		if d := time.Until(exp); d < 24*time.Hour-time.Minute || d > 24*time.Hour {
 			t.Errorf("%s: expires in %v, want the 24h default", body, d)
 		}
@@ -214,21 +213,21 @@ func testMethods(t *testing.T, a *app) {
 	key := a.create("still here")
 	for _, m := range []string{"HEAD", "OPTIONS", "DELETE", "PUT", "PATCH"} {
 		r := a.do(m, "/api/v1/secrets/"+key, "")
-		if r.status != 405 {
-			t.Errorf("%s: got %d, want 405", m, r.status)
+		if r.Status != 405 {
+			t.Errorf("%s: got %d, want 405", m, r.Status)
 		}
-		if allow := r.header["Allow"]; allow != "GET" {
+		if allow := r.Header.Get("Allow"); allow != "GET" {
 			t.Errorf("%s: Allow %q, want GET", m, allow)
 		}
 	}
-	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
-		t.Fatalf("after HEAD/OPTIONS the secret was gone: %d", r.status)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 200 {
+		t.Fatalf("after HEAD/OPTIONS the secret was gone: %d", r.Status)
 	}
-	if r := a.do("GET", "/api/v1/secrets/", ""); r.status != 405 {
-		t.Errorf("GET on the create path: got %d, want 405", r.status)
+	if r := a.do("GET", "/api/v1/secrets/", ""); r.Status != 405 {
+		t.Errorf("GET on the create path: got %d, want 405", r.Status)
 	}
-	if r := a.do("GET", "/nope", ""); r.status != 404 {
-		t.Errorf("unknown path: got %d, want 404", r.status)
+	if r := a.do("GET", "/nope", ""); r.Status != 404 {
+		t.Errorf("unknown path: got %d, want 404", r.Status)
 	}
 }
 
@@ -242,15 +241,15 @@ func testNoRedirects(t *testing.T, a *app) {
 		"/api/v1/secrets/" + key + "%2F",
 	} {
 		r := a.rawGet(path)
-		if r.status >= 300 && r.status < 400 || r.header["Location"] != "" {
-			t.Errorf("GET %s: redirected (%d to %q)", path, r.status, r.header["Location"])
+		if r.Status >= 300 && r.Status < 400 || r.Header.Get("Location") != "" {
+			t.Errorf("GET %s: redirected (%d to %q)", path, r.Status, r.Header.Get("Location"))
 		}
-		if r.status == 200 {
+		if r.Status == 200 {
 			t.Errorf("GET %s revealed the secret through a non-canonical path", path)
 		}
 	}
-	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
-		t.Errorf("the secret did not survive the odd paths: %d", r.status)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 200 {
+		t.Errorf("the secret did not survive the odd paths: %d", r.Status)
 	}
 }
 
@@ -258,11 +257,11 @@ func testLinkPoisoning(t *testing.T, a *app) {
 	r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`,
 		"Host", "evil.example", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "http",
 		"Forwarded", "host=evil.example")
-	url, _ := r.json(t)["secret_url"].(string)
+	url := r.JSON(t).String(t, "secret_url")
 	if !strings.HasPrefix(url, publicURL+"/api/v1/secrets/") {
 		t.Errorf("secret_url %q does not start with PUBLIC_URL", url)
 	}
-	if share, _ := r.json(t)["share_url"].(string); !strings.HasPrefix(share, publicURL+"/s#") {
+	if share := r.JSON(t).String(t, "share_url"); !strings.HasPrefix(share, publicURL+"/s#") {
 		t.Errorf("share_url %q does not start with PUBLIC_URL", share)
 	}
 }
@@ -272,15 +271,15 @@ func testWrongKey(t *testing.T, be backend) {
 	key := right.create("survives a bad deploy", 3)
 	wrong := startApp(t, be, withKey("a-different-32-byte-server-key-oops!!"))
 	r := wrong.do("GET", "/api/v1/secrets/"+key, "")
-	if r.status != 503 || r.header["Retry-After"] == "" {
-		t.Fatalf("wrong SECRET_KEY: got %d %s (Retry-After %q), want 503 with Retry-After", r.status, r.body, r.header["Retry-After"])
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("wrong SECRET_KEY: got %d %s (Retry-After %q), want 503 with Retry-After", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
-	if strings.Contains(string(r.body), "survives") {
+	if strings.Contains(string(r.Body), "survives") {
 		t.Errorf("503 body leaks content")
 	}
 	r = right.do("GET", "/api/v1/secrets/"+key, "")
-	if r.status != 200 || r.json(t)["content"] != "survives a bad deploy" {
-		t.Fatalf("after fixing SECRET_KEY: got %d %s, want 200 and the content", r.status, r.body)
+	if r.Status != 200 || r.JSON(t)["content"] != "survives a bad deploy" {
+		t.Fatalf("after fixing SECRET_KEY: got %d %s, want 200 and the content", r.Status, r.Body)
 	}
 }
 
@@ -289,20 +288,20 @@ func testExpiredEnvelope(t *testing.T, a *app) {
 	// The store still holds it (no time passed for Redis), but the server's
 	// clock is past expires_at: it must not be served.
 	a.clock.advance(time.Hour + time.Second)
-	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 404 || string(r.body) != notFoundBody {
-		t.Errorf("expired envelope: got %d %s, want 404", r.status, r.body)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 404 || string(r.Body) != notFoundBody {
+		t.Errorf("expired envelope: got %d %s, want 404", r.Status, r.Body)
 	}
 }
 
 func testLogs(t *testing.T, a *app) {
 	content := "log-canary-" + strings.Repeat("z", 20)
 	r := a.do("POST", "/api/v1/secrets/", `{"content":"`+content+`"}`, "X-Request-ID", "req-create-1")
-	key := r.json(t)["access_key"].(string)
-	if r.header["X-Request-Id"] != "req-create-1" {
-		t.Errorf("X-Request-ID not echoed: %q", r.header["X-Request-Id"])
+	key := r.JSON(t).String(t, "access_key")
+	if r.Header.Get("X-Request-Id") != "req-create-1" {
+		t.Errorf("X-Request-ID not echoed: %q", r.Header.Get("X-Request-Id"))
 	}
 	r = a.do("GET", "/api/v1/secrets/"+key, "", "X-Request-ID", "bad id with spaces")
-	if id := r.header["X-Request-Id"]; id == "" || strings.Contains(id, " ") {
+	if id := r.Header.Get("X-Request-Id"); id == "" || strings.Contains(id, " ") {
 		t.Errorf("an invalid X-Request-ID was kept or none was made: %q", id)
 	}
 	a.do("GET", "/api/v1/secrets/"+key, "")
@@ -340,11 +339,11 @@ func testLogs(t *testing.T, a *app) {
 func lookupSafePrefix(key string) string { return key[len(key)-16:] }
 
 func testHealthReady(t *testing.T, a *app) {
-	if r := a.do("GET", "/health", ""); r.status != 200 || string(r.body) != `{"status":"healthy"}` {
-		t.Errorf("/health: got %d %s", r.status, r.body)
+	if r := a.do("GET", "/health", ""); r.Status != 200 || string(r.Body) != `{"status":"healthy"}` {
+		t.Errorf("/health: got %d %s", r.Status, r.Body)
 	}
-	if r := a.do("GET", "/ready", ""); r.status != 200 {
-		t.Errorf("/ready: got %d %s", r.status, r.body)
+	if r := a.do("GET", "/ready", ""); r.Status != 200 {
+		t.Errorf("/ready: got %d %s", r.Status, r.Body)
 	}
 	if a.be.mr == nil {
 		return
@@ -358,30 +357,9 @@ func testHealthReady(t *testing.T, a *app) {
 
 // concurrentReveals races readers on one key: exactly one may win.
 func concurrentReveals(t *testing.T, a *app, readers, rounds int) {
-	for round := range rounds {
+	for range rounds {
 		key := a.create("only once")
-		var ok, notFound, other atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for range readers {
-			wg.Go(func() {
-				<-start
-				switch r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status {
-				case 200:
-					ok.Add(1)
-				case 404:
-					notFound.Add(1)
-				default:
-					other.Add(1)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if ok.Load() != 1 || other.Load() != 0 {
-			t.Fatalf("round %d: %d × 200, %d × 404, %d other; want exactly one 200 and no errors",
-				round, ok.Load(), notFound.Load(), other.Load())
-		}
+		apitest.ExactlyOne(t, readers, func() int { return a.do("GET", "/api/v1/secrets/"+key, "").Status })
 	}
 }
 
@@ -398,25 +376,25 @@ func TestStoreFailures(t *testing.T) {
 		a.do("GET", "/api/v1/secrets/"+key, ""),
 		a.do("GET", "/ready", ""),
 	} {
-		if r.status != 503 || r.header["Retry-After"] == "" {
-			t.Errorf("Redis failing: got %d %s (Retry-After %q), want 503 with Retry-After", r.status, r.body, r.header["Retry-After"])
+		if r.Status != 503 || r.Header.Get("Retry-After") == "" {
+			t.Errorf("Redis failing: got %d %s (Retry-After %q), want 503 with Retry-After", r.Status, r.Body, r.Header.Get("Retry-After"))
 		}
-		if strings.Contains(string(r.body), "LOADING") {
-			t.Errorf("503 body leaks internal error text: %s", r.body)
+		if strings.Contains(string(r.Body), "LOADING") {
+			t.Errorf("503 body leaks internal error text: %s", r.Body)
 		}
 	}
-	if r := a.do("GET", "/health", ""); r.status != 200 {
-		t.Errorf("/health depends on Redis: %d", r.status)
+	if r := a.do("GET", "/health", ""); r.Status != 200 {
+		t.Errorf("/health depends on Redis: %d", r.Status)
 	}
 
 	be.mr.SetError("OOM command not allowed when used memory > 'maxmemory'.")
-	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`); r.status != 503 || r.json(t)["detail"] != "storage full" {
-		t.Errorf("Redis full: got %d %s, want 503 storage full", r.status, r.body)
+	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`); r.Status != 503 || r.JSON(t)["detail"] != "storage full" {
+		t.Errorf("Redis full: got %d %s, want 503 storage full", r.Status, r.Body)
 	}
 
 	be.mr.SetError("")
-	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
-		t.Errorf("after the outage: got %d, want the secret", r.status)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 200 {
+		t.Errorf("after the outage: got %d, want the secret", r.Status)
 	}
 }
 
@@ -429,14 +407,14 @@ func (panickingStore) Put(context.Context, string, []byte, time.Duration) error 
 func TestPanicIs500(t *testing.T) {
 	a := startApp(t, miniBackend(t), withStore(func(s server.Store) server.Store { return panickingStore{s} }))
 	r := a.do("POST", "/api/v1/secrets/", `{"content":"content-canary"}`)
-	if r.status != 500 || string(r.body) != `{"detail":"Internal Server Error"}` {
-		t.Errorf("panic: got %d %s, want 500 with a fixed message", r.status, r.body)
+	if r.Status != 500 || string(r.Body) != `{"detail":"Internal Server Error"}` {
+		t.Errorf("panic: got %d %s, want 500 with a fixed message", r.Status, r.Body)
 	}
 	if strings.Contains(a.logs.String(), "content-canary") {
 		t.Errorf("the panic value reached the log")
 	}
-	if r := a.do("GET", "/health", ""); r.status != 200 {
-		t.Errorf("server did not survive a panic: %d", r.status)
+	if r := a.do("GET", "/health", ""); r.Status != 200 {
+		t.Errorf("server did not survive a panic: %d", r.Status)
 	}
 }
 
@@ -445,8 +423,8 @@ func TestExpiryInStore(t *testing.T) {
 	a := startApp(t, be)
 	key := a.create("gone after an hour", 1)
 	be.mr.FastForward(time.Hour + time.Second)
-	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 404 {
-		t.Errorf("after the TTL: got %d, want 404", r.status)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 404 {
+		t.Errorf("after the TTL: got %d, want 404", r.Status)
 	}
 }
 
@@ -459,15 +437,15 @@ func TestRevealWithLostReplyIs503(t *testing.T) {
 	key := a.create("lost in transit")
 	p.DropReplies("GETDEL", 1)
 	r := a.do("GET", "/api/v1/secrets/"+key, "")
-	if r.status != 503 || r.header["Retry-After"] == "" {
-		t.Errorf("lost GETDEL reply: got %d %s, want 503 with Retry-After", r.status, r.body)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
+		t.Errorf("lost GETDEL reply: got %d %s, want 503 with Retry-After", r.Status, r.Body)
 	}
 	if n := p.Count("GETDEL"); n != 1 {
 		t.Errorf("GETDEL sent %d times for one request, want 1", n)
 	}
 	p.DropReplies("SET", 1)
-	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`); r.status != 503 {
-		t.Errorf("lost SET reply: got %d, want 503 (never 201 for an unconfirmed write)", r.status)
+	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`); r.Status != 503 {
+		t.Errorf("lost SET reply: got %d, want 503 (never 201 for an unconfirmed write)", r.Status)
 	}
 }
 

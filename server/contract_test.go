@@ -61,25 +61,22 @@ func (c *contract) check(t testing.TB, method, path string, reqHeader http.Heade
 	req.Header = reqHeader
 	route, params, err := c.router.FindRoute(req)
 	if err != nil {
-		if r.status != 404 && r.status != 405 && r.status != 400 {
-			t.Errorf("contract: %s %s → %d has no operation in the document", method, path, r.status)
+		if r.Status != 404 && r.Status != 405 && r.Status != 400 {
+			t.Errorf("contract: %s %s → %d has no operation in the document", method, path, r.Status)
 		}
 		c.checkSchema(t, method, path, r, "Error")
 		return
 	}
-	header := http.Header{}
-	for k, v := range r.header {
-		header.Set(k, v)
-	}
+	header := r.Header.Clone()
 	err = openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 r.status,
+		Status:                 r.Status,
 		Header:                 header,
-		Body:                   io.NopCloser(bytes.NewReader(r.body)),
+		Body:                   io.NopCloser(bytes.NewReader(r.Body)),
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	})
 	if err != nil {
-		t.Errorf("contract: %s %s → %d %.200s: %v", method, path, r.status, r.body, err)
+		t.Errorf("contract: %s %s → %d %.200s: %v", method, path, r.Status, r.Body, err)
 	}
 }
 
@@ -89,12 +86,12 @@ func (c *contract) checkSchema(t testing.TB, method, path string, r response, na
 		return
 	}
 	var v any
-	if err := json.Unmarshal(r.body, &v); err != nil {
-		t.Errorf("contract: %s %s → %d: body is not JSON", method, path, r.status)
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Errorf("contract: %s %s → %d: body is not JSON", method, path, r.Status)
 		return
 	}
 	if err := c.doc.Components.Schemas[name].Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
-		t.Errorf("contract: %s %s → %d does not match %s: %v", method, path, r.status, name, err)
+		t.Errorf("contract: %s %s → %d does not match %s: %v", method, path, r.Status, name, err)
 	}
 }
 
@@ -102,7 +99,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	a := startApp(t, miniBackend(t))
 	r := a.do("GET", "/openapi.json", "")
 	var c contract
-	if err := c.load(func() []byte { return r.body }); err != nil {
+	if err := c.load(func() []byte { return r.Body }); err != nil {
 		t.Fatalf("the served document is not valid OpenAPI: %v", err)
 	}
 	if !c.doc.IsOpenAPI31OrLater() {
@@ -130,7 +127,7 @@ func TestOpenAPIDocument(t *testing.T) {
 func TestDocsPages(t *testing.T) {
 	a := startApp(t, miniBackend(t), withRedoc("https://cdn.example.net/redoc/redoc.standalone.js"))
 	api := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`)
-	apiCSP := api.header["Content-Security-Policy"]
+	apiCSP := api.Header.Get("Content-Security-Policy")
 	if apiCSP != "default-src 'none'; frame-ancestors 'none'" {
 		t.Errorf("API CSP: got %q", apiCSP)
 	}
@@ -139,30 +136,30 @@ func TestDocsPages(t *testing.T) {
 		{"/redoc", "script-src https://cdn.example.net/redoc/redoc.standalone.js;", "https://cdn.example.net/redoc/redoc.standalone.js"},
 	} {
 		r := a.do("GET", c.path, "")
-		csp := r.header["Content-Security-Policy"]
-		if r.status != 200 || !strings.HasPrefix(r.header["Content-Type"], "text/html") {
-			t.Fatalf("%s: %d %s", c.path, r.status, r.header["Content-Type"])
+		csp := r.Header.Get("Content-Security-Policy")
+		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s", c.path, r.Status, r.Header.Get("Content-Type"))
 		}
 		if !strings.Contains(csp, c.mustHave) || !strings.Contains(csp, "default-src 'none'") ||
 			strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "script-src 'unsafe-inline'") {
 			t.Errorf("%s CSP: %q", c.path, csp)
 		}
-		if !strings.Contains(string(r.body), c.script) || strings.Contains(string(r.body), "<script>") {
+		if !strings.Contains(string(r.Body), c.script) || strings.Contains(string(r.Body), "<script>") {
 			t.Errorf("%s: page does not load %s from a file, or has an inline script", c.path, c.script)
 		}
-		if r.header["X-Frame-Options"] != "DENY" {
-			t.Errorf("%s: X-Frame-Options %q", c.path, r.header["X-Frame-Options"])
+		if r.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q", c.path, r.Header.Get("X-Frame-Options"))
 		}
 	}
 	for _, asset := range []string{"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "init.js"} {
-		if r := a.do("GET", "/docs/"+asset, ""); r.status != 200 || len(r.body) == 0 {
-			t.Errorf("/docs/%s: %d", asset, r.status)
+		if r := a.do("GET", "/docs/"+asset, ""); r.Status != 200 || len(r.Body) == 0 {
+			t.Errorf("/docs/%s: %d", asset, r.Status)
 		}
 	}
-	if r := a.do("GET", "/docs/../main.go", ""); r.status != 404 {
-		t.Errorf("path escape: %d", r.status)
+	if r := a.do("GET", "/docs/../main.go", ""); r.Status != 404 {
+		t.Errorf("path escape: %d", r.Status)
 	}
-	if r := a.do("GET", "/docs/oauth2-redirect.html", ""); r.status != 404 {
-		t.Errorf("an asset outside the allowlist was served: %d", r.status)
+	if r := a.do("GET", "/docs/oauth2-redirect.html", ""); r.Status != 404 {
+		t.Errorf("an asset outside the allowlist was served: %d", r.Status)
 	}
 }

@@ -23,14 +23,10 @@ type fieldError struct {
 	Type string   `json:"type"`
 }
 
-// badBody means the body is not a JSON object at all (400).
-type badBody struct{ msg string }
-
-func (b badBody) Error() string { return b.msg }
-
+// The body is not a JSON object at all (400).
 var (
-	errNotJSON   = badBody{"Request body is not valid JSON"}
-	errNotObject = badBody{"Request body must be a JSON object"}
+	errNotJSON   = &apiError{kind: kindBadBody, detail: "Request body is not valid JSON"}
+	errNotObject = &apiError{kind: kindBadBody, detail: "Request body must be a JSON object"}
 )
 
 // decodeCreate parses body strictly: exactly one JSON object; only the known
@@ -39,19 +35,19 @@ var (
 // most maxContent bytes; ttl_hours an integer literal within [1, maxTTL] or
 // null. A typo must not turn into a silent default.
 //
-// It returns a badBody error for a non-object body, or the list of
-// validation failures, or the request.
-func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, []fieldError, error) {
+// It fails with errNotJSON or errNotObject for a body that is not one JSON
+// object, and with a kindInvalid error listing every field at fault.
+func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 	var req createRequest
 	dec := decoders.Get().(*pooledDecoder)
 	defer dec.release()
 	dec.reset(body)
 	tok, err := dec.ReadToken()
 	if err != nil {
-		return req, nil, errNotJSON
+		return req, errNotJSON
 	}
 	if tok.Kind() != '{' {
-		return req, nil, errNotObject
+		return req, errNotObject
 	}
 
 	var errs []fieldError
@@ -59,12 +55,12 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, []fieldEr
 	for dec.PeekKind() != '}' {
 		nameTok, err := dec.ReadToken()
 		if err != nil {
-			return req, nil, errNotJSON
+			return req, errNotJSON
 		}
 		name := nameTok.String()
 		val, err := dec.ReadValue()
 		if err != nil {
-			return req, nil, errNotJSON
+			return req, errNotJSON
 		}
 		var fe *fieldError
 		switch {
@@ -84,15 +80,19 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, []fieldEr
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil { // the closing brace
-		return req, nil, errNotJSON
+		return req, errNotJSON
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
-		return req, nil, errNotJSON // trailing data after the object
+		return req, errNotJSON // trailing data after the object
 	}
 	if !seenContent {
 		errs = append(errs, fieldError{loc("content"), "Field required", "missing"})
 	}
-	return req, errs, nil
+	if len(errs) > 0 {
+		clear(req.Content)
+		return createRequest{}, &apiError{kind: kindInvalid, fields: errs}
+	}
+	return req, nil
 }
 
 // Decoders are pooled: a fresh jsontext.Decoder allocates its buffers, and

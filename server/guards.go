@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"math"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,23 +36,19 @@ func (l RateLimit) burst() int {
 }
 
 // authorized enforces REQUIRE_AUTH on creates: a Bearer JWT, or 401.
-func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) error {
 	if s.cfg.Auth == nil {
-		return true
+		return nil
 	}
 	h := string(ctx.Request.Header.Peek("Authorization"))
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		ctx.Response.Header.Set("WWW-Authenticate", "Bearer")
-		writeError(ctx, fasthttp.StatusUnauthorized, msgNotAuthenticated)
-		return false
+		return errNotAuthenticated
 	}
 	if _, err := s.cfg.Auth.Verify(strings.TrimSpace(token)); err != nil {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeError(ctx, fasthttp.StatusUnauthorized, msgInvalidToken)
-		return false
+		return errInvalidToken
 	}
-	return true
+	return nil
 }
 
 // Two limits per client address: creates, and 404s at reveal (a scanner
@@ -64,50 +58,37 @@ const (
 	limitNotFound = "not_found"
 )
 
-// createAllowed spends one create from the client's budget, or answers 429.
-func (s *Server) createAllowed(ctx *fasthttp.RequestCtx) bool {
-	ok, retry := s.allow(ctx, limitCreate, s.cfg.CreateLimit, 1)
-	if !ok {
-		s.tooManyRequests(ctx, limitCreate, retry)
-	}
-	return ok
+// createAllowed spends one create from the client's budget, or fails 429.
+func (s *Server) createAllowed(ctx *fasthttp.RequestCtx) error {
+	return s.allow(ctx, limitCreate, s.cfg.CreateLimit, 1)
 }
 
-// revealAllowed answers 429, before any store work, to a client whose
-// budget of 404s is spent.
-func (s *Server) revealAllowed(ctx *fasthttp.RequestCtx) bool {
-	ok, retry := s.allow(ctx, limitNotFound, s.cfg.NotFoundLimit, 0)
-	if !ok {
-		s.tooManyRequests(ctx, limitNotFound, retry)
-	}
-	return ok
+// revealAllowed fails 429, before any store work, for a client whose budget
+// of 404s is spent.
+func (s *Server) revealAllowed(ctx *fasthttp.RequestCtx) error {
+	return s.allow(ctx, limitNotFound, s.cfg.NotFoundLimit, 0)
 }
 
-// secretNotFound answers the one 404 of a reveal and charges it to the client.
-func (s *Server) secretNotFound(ctx *fasthttp.RequestCtx) {
-	s.metrics.notFound.Inc()
-	s.allow(ctx, limitNotFound, s.cfg.NotFoundLimit, 1)
-	writeError(ctx, fasthttp.StatusNotFound, msgSecretNotFound)
+// chargeNotFound spends one 404 of the client's budget.
+func (s *Server) chargeNotFound(ctx *fasthttp.RequestCtx) {
+	_ = s.allow(ctx, limitNotFound, s.cfg.NotFoundLimit, 1)
 }
 
 // allow asks the limiter. Limits off, or a limiter that cannot reach Redis,
 // let the request through: the store call that follows fails on its own.
-func (s *Server) allow(ctx *fasthttp.RequestCtx, name string, l RateLimit, cost int) (bool, time.Duration) {
+func (s *Server) allow(ctx *fasthttp.RequestCtx, name string, l RateLimit, cost int) error {
 	if !l.on() || s.cfg.Limiter == nil {
-		return true, 0
+		return nil
 	}
 	ok, retry, err := s.cfg.Limiter.Allow(context.Background(), name+":"+s.clientIP(ctx).String(), l.PerMinute, l.burst(), time.Minute, cost)
 	if err != nil {
 		s.log.Warn("rate limiter unavailable", "limit", name, "request_id", requestID(ctx), "error", err)
-		return true, 0
+		return nil
 	}
-	return ok, retry
-}
-
-func (s *Server) tooManyRequests(ctx *fasthttp.RequestCtx, name string, retry time.Duration) {
-	s.metrics.rateLimited.WithLabelValues(name).Inc()
-	ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(max(retry, time.Second).Seconds()))))
-	writeError(ctx, fasthttp.StatusTooManyRequests, msgRateLimited)
+	if !ok {
+		return &apiError{kind: kindRateLimited, retry: retry, limit: name}
+	}
+	return nil
 }
 
 // clientIP is the peer's address, or — only when the peer is a trusted

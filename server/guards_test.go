@@ -42,20 +42,20 @@ func TestCreatorAuth(t *testing.T) {
 		} else {
 			r = a.do("POST", "/api/v1/secrets/", body, "Authorization", header)
 		}
-		if r.status != 401 || !strings.HasPrefix(r.header["Www-Authenticate"], "Bearer") {
-			t.Errorf("%s: got %d (WWW-Authenticate %q), want 401 Bearer", name, r.status, r.header["Www-Authenticate"])
+		if r.Status != 401 || !strings.HasPrefix(r.Header.Get("Www-Authenticate"), "Bearer") {
+			t.Errorf("%s: got %d (WWW-Authenticate %q), want 401 Bearer", name, r.Status, r.Header.Get("Www-Authenticate"))
 		}
 		if a.be.dbsize(t) != before {
 			t.Errorf("%s: an unauthenticated request stored something", name)
 		}
 	}
 	r := a.do("POST", "/api/v1/secrets/", body, "Authorization", "Bearer "+good)
-	if r.status != 201 {
-		t.Fatalf("valid token: got %d %s", r.status, r.body)
+	if r.Status != 201 {
+		t.Fatalf("valid token: got %d %s", r.Status, r.Body)
 	}
-	key := r.json(t)["access_key"].(string)
-	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
-		t.Errorf("reveal without a token: got %d, want 200 (revealing never needs one)", r.status)
+	key := r.JSON(t).String(t, "access_key")
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 200 {
+		t.Errorf("reveal without a token: got %d, want 200 (revealing never needs one)", r.Status)
 	}
 }
 
@@ -79,25 +79,25 @@ func TestRateLimits(t *testing.T) {
 			return a.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", ip)
 		}
 		for i := range 3 {
-			if r := from("192.0.2.1"); r.status != 201 {
-				t.Fatalf("create %d within the burst: %d", i+1, r.status)
+			if r := from("192.0.2.1"); r.Status != 201 {
+				t.Fatalf("create %d within the burst: %d", i+1, r.Status)
 			}
 		}
 		before := a.be.dbsize(t)
 		r := from("192.0.2.1")
-		if r.status != 429 || r.header["Retry-After"] == "" {
-			t.Fatalf("create over the burst: got %d (Retry-After %q), want 429", r.status, r.header["Retry-After"])
+		if r.Status != 429 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("create over the burst: got %d (Retry-After %q), want 429", r.Status, r.Header.Get("Retry-After"))
 		}
 		if a.be.dbsize(t) != before {
 			t.Errorf("a rate-limited create stored a secret")
 		}
-		if r := from("192.0.2.2"); r.status != 201 {
-			t.Errorf("another client was limited too: %d", r.status)
+		if r := from("192.0.2.2"); r.Status != 201 {
+			t.Errorf("another client was limited too: %d", r.Status)
 		}
 		// A client cannot dodge its limit by naming itself through a trusted
 		// proxy chain of its own invention: the right-most untrusted hop counts.
-		if r := from("198.51.100.7, 192.0.2.1"); r.status != 429 {
-			t.Errorf("spoofed left-most X-Forwarded-For escaped the limit: %d", r.status)
+		if r := from("198.51.100.7, 192.0.2.1"); r.Status != 429 {
+			t.Errorf("spoofed left-most X-Forwarded-For escaped the limit: %d", r.Status)
 		}
 	})
 
@@ -106,16 +106,16 @@ func TestRateLimits(t *testing.T) {
 		key := a.create("still revealable by others")
 		ip := "203.0.113.9"
 		for i := range 2 {
-			if r := a.do("GET", "/api/v1/secrets/"+strings.Repeat("A", 43), "", "X-Forwarded-For", ip); r.status != 404 {
-				t.Fatalf("404 number %d: got %d", i+1, r.status)
+			if r := a.do("GET", "/api/v1/secrets/"+strings.Repeat("A", 43), "", "X-Forwarded-For", ip); r.Status != 404 {
+				t.Fatalf("404 number %d: got %d", i+1, r.Status)
 			}
 		}
 		r := a.do("GET", "/api/v1/secrets/"+key, "", "X-Forwarded-For", ip)
-		if r.status != 429 || r.header["Retry-After"] == "" {
-			t.Fatalf("after a burst of 404s: got %d, want 429 with Retry-After", r.status)
+		if r.Status != 429 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("after a burst of 404s: got %d, want 429 with Retry-After", r.Status)
 		}
-		if r := a.do("GET", "/api/v1/secrets/"+key, "", "X-Forwarded-For", "203.0.113.10"); r.status != 200 {
-			t.Errorf("the limited client's 429 consumed the secret, or another client is limited: %d", r.status)
+		if r := a.do("GET", "/api/v1/secrets/"+key, "", "X-Forwarded-For", "203.0.113.10"); r.Status != 200 {
+			t.Errorf("the limited client's 429 consumed the secret, or another client is limited: %d", r.Status)
 		}
 	})
 
@@ -125,8 +125,8 @@ func TestRateLimits(t *testing.T) {
 			c.CreateLimit = server.RateLimit{PerMinute: 60, Burst: 1}
 		}))
 		b.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", "192.0.2.50")
-		if r := b.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", "192.0.2.51"); r.status != 429 {
-			t.Errorf("X-Forwarded-For from an untrusted peer changed the client address: %d", r.status)
+		if r := b.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", "192.0.2.51"); r.Status != 429 {
+			t.Errorf("X-Forwarded-For from an untrusted peer changed the client address: %d", r.Status)
 		}
 	})
 }
@@ -140,10 +140,10 @@ func TestMetrics(t *testing.T) {
 	a.do("GET", "/no/such/"+key, "")
 
 	r := a.do("GET", "/metrics", "")
-	if r.status != 200 {
-		t.Fatalf("/metrics: %d", r.status)
+	if r.Status != 200 {
+		t.Fatalf("/metrics: %d", r.Status)
 	}
-	text := string(r.body)
+	text := string(r.Body)
 	for _, want := range []string{
 		`readonce_secrets_created_total 1`,
 		`readonce_secrets_revealed_total 1`,
@@ -162,8 +162,8 @@ func TestMetrics(t *testing.T) {
 	}
 
 	off := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.Metrics = prometheus.NewRegistry() }))
-	if r := off.do("GET", "/metrics", ""); r.status != 404 {
-		t.Errorf("/metrics on the API port with ServeMetrics off: %d, want 404", r.status)
+	if r := off.do("GET", "/metrics", ""); r.Status != 404 {
+		t.Errorf("/metrics on the API port with ServeMetrics off: %d, want 404", r.Status)
 	}
 }
 
@@ -174,8 +174,8 @@ func TestStoreErrorMetrics(t *testing.T) {
 	be.mr.SetError("OOM command not allowed when used memory > 'maxmemory'.")
 	a.do("POST", "/api/v1/secrets/", `{"content":"x"}`)
 	be.mr.SetError("")
-	if r := a.do("GET", "/metrics", ""); !strings.Contains(string(r.body), `readonce_store_errors_total{kind="oom",op="create"} 1`) {
-		t.Errorf("store errors are not counted by kind:\n%s", grep(string(r.body), "store_errors"))
+	if r := a.do("GET", "/metrics", ""); !strings.Contains(string(r.Body), `readonce_store_errors_total{kind="oom",op="create"} 1`) {
+		t.Errorf("store errors are not counted by kind:\n%s", grep(string(r.Body), "store_errors"))
 	}
 }
 

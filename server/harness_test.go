@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,10 +15,10 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/internal/apitest"
 	"github.com/readonce/readonce/internal/logbuf"
 	"github.com/readonce/readonce/internal/redistest"
 	"github.com/readonce/readonce/seal"
@@ -60,15 +59,18 @@ func miniBackend(t testing.TB) backend {
 
 // app is one running server on an in-memory listener.
 type app struct {
-	t      testing.TB
-	be     backend
-	client *fasthttp.Client
-	logs   *logbuf.Buffer
-	clock  *clock
-	store  server.Store
-	ln     *fasthttputil.InmemoryListener
-	spec   *contract // shared by copies made with (*app).with
+	t     testing.TB
+	be    backend
+	api   *apitest.Client
+	logs  *logbuf.Buffer
+	clock *clock
+	store server.Store
+	ln    *fasthttputil.InmemoryListener
+	spec  *contract // shared by copies made with (*app).with
 }
+
+// response is what a test looks at.
+type response = *apitest.Response
 
 type appOption func(*server.Config, *appDeps)
 
@@ -131,97 +133,58 @@ func startApp(t testing.TB, be backend, opts ...appOption) *app {
 	})
 	return &app{
 		t: t, be: be, logs: logs, clock: clk, store: store, ln: ln, spec: &contract{},
-		client: &fasthttp.Client{
-			Dial:            func(string) (net.Conn, error) { return ln.Dial() },
-			MaxConnsPerHost: 2000,
-			ReadTimeout:     10 * time.Second,
-		},
+		api: apitest.New("http://readonce.test", func() (net.Conn, error) { return ln.Dial() }),
 	}
-}
-
-// response is what a test looks at.
-type response struct {
-	status int
-	header map[string]string
-	body   []byte
-}
-
-func (r response) json(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body is not a JSON object: %q", r.body)
-	}
-	return m
 }
 
 // do sends one request. Every response, whatever its status, must carry
-// the security headers: that is checked here, for every test.
+// the security headers and fit the OpenAPI document: that is checked here,
+// for every test.
 func (a *app) do(method, path, body string, headers ...string) response {
 	a.t.Helper()
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(method)
-	req.SetRequestURI("http://readonce.test" + path)
-	req.Header.DisableNormalizing()
+	r := a.api.Do(a.t, method, path, body, headers...)
+	reqHeader := http.Header{}
 	if body != "" {
-		req.Header.SetContentType("application/json")
-		req.SetBodyString(body)
+		reqHeader.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		if strings.EqualFold(headers[i], "Host") {
-			req.UseHostHeader = true
-		}
-		req.Header.Set(headers[i], headers[i+1])
+		reqHeader.Add(headers[i], headers[i+1])
 	}
-	if err := a.client.Do(req, resp); err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	r := response{status: resp.StatusCode(), header: map[string]string{}, body: bytes.Clone(resp.Body())}
-	for k, v := range resp.Header.All() {
-		r.header[string(k)] = string(v)
-	}
-	a.checkContract(method, path, req, r)
+	a.checkContract(method, path, reqHeader, r)
 	for k, want := range map[string]string{
 		"Cache-Control":          "no-store",
 		"X-Content-Type-Options": "nosniff",
 		"Referrer-Policy":        "no-referrer",
 	} {
-		if got := r.header[k]; got != want {
-			a.t.Errorf("%s %s → %d: header %s = %q, want %q", method, path, r.status, k, got, want)
+		if got := r.Header.Get(k); got != want {
+			a.t.Errorf("%s %s → %d: header %s = %q, want %q", method, path, r.Status, k, got, want)
 		}
 	}
-	if r.status >= 300 && r.status != 304 {
-		if ct := r.header["Content-Type"]; method != "HEAD" && ct != "application/json" {
-			a.t.Errorf("%s %s → %d: Content-Type %q, want application/json", method, path, r.status, ct)
+	if r.Status >= 300 && r.Status != 304 {
+		if ct := r.Header.Get("Content-Type"); method != "HEAD" && ct != "application/json" {
+			a.t.Errorf("%s %s → %d: Content-Type %q, want application/json", method, path, r.Status, ct)
 		}
-		if len(r.body) > 0 {
-			r.json(a.t) // error bodies are JSON too
+		if len(r.Body) > 0 {
+			r.JSON(a.t) // error bodies are JSON too
 		}
 	}
 	return r
 }
 
 // checkContract validates a response against the served OpenAPI document.
-func (a *app) checkContract(method, path string, req *fasthttp.Request, r response) {
+func (a *app) checkContract(method, path string, reqHeader http.Header, r response) {
 	a.t.Helper()
 	err := a.spec.load(func() []byte {
-		status, body, err := a.client.Get(nil, "http://readonce.test/openapi.json")
-		if err != nil || status != 200 {
+		r := a.api.Send("GET", "/openapi.json", "")
+		if r.Err != nil || r.Status != 200 {
 			return nil
 		}
-		return body
+		return r.Body
 	})
 	if err != nil {
 		a.t.Fatalf("the served OpenAPI document: %v", err)
 	}
-	h := http.Header{}
-	for k, v := range req.Header.All() {
-		h.Add(string(k), string(v))
-	}
-	a.spec.check(a.t, method, path, h, r)
+	a.spec.check(a.t, method, path, reqHeader, r)
 }
 
 // with returns the app bound to another (sub)test, so failures land there.
@@ -242,25 +205,23 @@ func (a *app) rawPost(path, body string) response {
 	defer c.Close()
 	go io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: readonce.test\r\nContent-Type: application/json\r\n"+
 		"Content-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
-	r := a.readResponse(c)
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
-	req.Header.SetContentType("application/json")
-	a.checkContract("POST", path, req, r)
+	r := a.readResponse(c, "POST")
+	a.checkContract("POST", path, http.Header{"Content-Type": {"application/json"}}, r)
 	return r
 }
 
-func (a *app) readResponse(c net.Conn) response {
+func (a *app) readResponse(c net.Conn, method string) response {
 	a.t.Helper()
-	var resp fasthttp.Response
-	if err := resp.Read(bufio.NewReader(c)); err != nil {
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
+	if err != nil {
 		a.t.Fatal(err)
 	}
-	r := response{status: resp.StatusCode(), header: map[string]string{}, body: bytes.Clone(resp.Body())}
-	for k, v := range resp.Header.All() {
-		r.header[string(k)] = string(v)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatal(err)
 	}
-	return r
+	return &apitest.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 }
 
 // rawGet sends a GET with the path exactly as given (clients normalise
@@ -275,10 +236,8 @@ func (a *app) rawGet(path string) response {
 	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: readonce.test\r\nConnection: close\r\n\r\n"); err != nil {
 		a.t.Fatal(err)
 	}
-	r := a.readResponse(c)
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
-	a.checkContract("GET", path, req, r)
+	r := a.readResponse(c, "GET")
+	a.checkContract("GET", path, http.Header{}, r)
 	return r
 }
 
@@ -291,10 +250,10 @@ func (a *app) create(content string, ttl ...int) string {
 	}
 	b, _ := json.Marshal(body)
 	r := a.do("POST", "/api/v1/secrets/", string(b))
-	if r.status != 201 {
-		a.t.Fatalf("create: status %d, body %s", r.status, r.body)
+	if r.Status != 201 {
+		a.t.Fatalf("create: status %d, body %s", r.Status, r.Body)
 	}
-	return r.json(a.t)["access_key"].(string)
+	return r.JSON(a.t).String(a.t, "access_key")
 }
 
 // clock is a settable clock; zero means the real time.

@@ -1,17 +1,12 @@
 package server
 
 import (
-	"context"
 	"errors"
-	"net"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // metrics are the server's Prometheus series. Every label value comes from
@@ -86,7 +81,7 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 
 func (m *metrics) storeError(op string, err error) {
 	kind := "unknown"
-	var k interface{ ErrorKind() string }
+	var k StoreError
 	if errors.As(err, &k) {
 		kind = k.ErrorKind()
 	}
@@ -101,36 +96,3 @@ func methodLabel(m []byte) string {
 	}
 	return "other"
 }
-
-// MetricsServer serves /metrics on its own listener (METRICS_ADDR), so the
-// public port need not expose it.
-type MetricsServer struct{ http *fasthttp.Server }
-
-// NewMetricsServer serves gatherer's metrics at /metrics.
-func NewMetricsServer(g prometheus.Gatherer) *MetricsServer {
-	h := metricsHandler(g)
-	return &MetricsServer{http: &fasthttp.Server{
-		Name:                  "readonce-metrics",
-		NoDefaultServerHeader: true,
-		ReadTimeout:           10 * time.Second,
-		WriteTimeout:          10 * time.Second,
-		Handler: func(ctx *fasthttp.RequestCtx) {
-			if string(ctx.Path()) != "/metrics" {
-				securityHeaders(ctx)
-				writeError(ctx, fasthttp.StatusNotFound, msgNotFound)
-				return
-			}
-			h(ctx)
-		},
-	}}
-}
-
-func metricsHandler(g prometheus.Gatherer) fasthttp.RequestHandler {
-	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-}
-
-// Serve accepts connections on ln until Shutdown.
-func (m *MetricsServer) Serve(ln net.Listener) error { return m.http.Serve(ln) }
-
-// Shutdown stops the metrics listener.
-func (m *MetricsServer) Shutdown(ctx context.Context) error { return m.http.ShutdownWithContext(ctx) }

@@ -2,7 +2,9 @@ package server
 
 import (
 	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // routes is the whole API on one screen.
@@ -17,23 +19,22 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	r.HandleMethodNotAllowed = true
 	r.SaveMatchedRoutePath = true // the access log records the template, never the path
 
-	r.POST("/api/v1/secrets/", s.createSecret) // also without the slash: see below
-	r.GET("/api/v1/secrets/{access_key}", s.revealSecret)
-	r.GET("/health", s.health)
-	r.GET("/ready", s.ready)
-	r.GET("/openapi.json", s.openAPI)
-	r.GET("/docs", s.swaggerUI)
-	r.GET("/docs/{file}", s.docsAsset)
-	r.GET("/redoc", s.redocUI)
-	r.GET("/", s.createPage)
-	r.GET("/s", s.revealPage)
-	r.GET("/static/{file}", s.webAsset)
+	r.POST("/api/v1/secrets/", s.handle(s.createSecret)) // also without the slash: see below
+	r.GET("/api/v1/secrets/{access_key}", s.handle(s.revealSecret))
+	r.GET("/health", s.handle(s.health))
+	r.GET("/ready", s.handle(s.ready))
+	r.GET("/openapi.json", s.handle(s.openAPI))
+	// Pages and their assets; /s never touches the store: the key is in
+	// the fragment, which the browser keeps to itself.
+	for _, path := range []string{"/", "/s", "/docs", "/redoc", "/docs/{file}", "/static/{file}"} {
+		r.GET(path, s.handle(s.static))
+	}
 	if s.cfg.Metrics != nil && s.cfg.ServeMetrics {
-		r.GET("/metrics", metricsHandler(s.cfg.Metrics))
+		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})))
 	}
 
-	r.NotFound = s.notFound
-	r.MethodNotAllowed = s.methodNotAllowed
+	r.NotFound = s.handle(s.routeNotFound)
+	r.MethodNotAllowed = s.handle(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
 
 	return func(ctx *fasthttp.RequestCtx) {

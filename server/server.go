@@ -1,7 +1,12 @@
-// Package server is readonce's HTTP API on fasthttp: routing, strict request
-// decoding, validation, the mapping of outcomes to status codes, and the
-// headers every response carries. It declares the two small interfaces it
-// needs — a Store and a Sealer — and knows nothing of Redis or ciphers.
+// Package server is readonce's HTTP API on fasthttp.
+//
+// A newcomer's map: routes.go lists every route; handlers.go has one handler
+// per route, which decodes (decode.go), checks (guards.go), calls the
+// read-once protocol (protocol.go: plain Go, no HTTP) and writes — or returns
+// an error, which errors.go turns into the answer through one table.
+// store.go declares the two small interfaces the server needs, a Store and a
+// Sealer; the server knows nothing of Redis or ciphers. pages.go serves the
+// embedded pages and assets, middleware.go the headers and the access log.
 package server
 
 import (
@@ -16,28 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 )
-
-// Store keeps sealed blobs. Take must be atomic (read and delete in one
-// step) and must never be retried internally: an error means the outcome is
-// unknown.
-type Store interface {
-	Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error
-	Take(ctx context.Context, key string) (blob []byte, found bool, err error)
-	Restore(ctx context.Context, key string, blob []byte, expiresAt time.Time) error
-	Ready(ctx context.Context) error
-}
-
-// Sealer makes access keys and seals and opens secrets with them.
-type Sealer interface {
-	NewAccessKey() (string, error)
-	// LookupKey maps an access key to its store key; false if malformed.
-	LookupKey(accessKey string) (string, bool)
-	Seal(accessKey, lookupKey string, content []byte, created, expires time.Time) ([]byte, error)
-	Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error)
-	// Expiry reads an envelope's expiry without authenticating it, so that
-	// a blob that cannot be opened can be put back as it was.
-	Expiry(blob []byte) (time.Time, bool)
-}
 
 // Config holds what the server needs from the process configuration.
 type Config struct {
@@ -71,48 +54,50 @@ type Config struct {
 
 // Server serves the readonce API.
 type Server struct {
-	cfg       Config
-	store     Store
-	sealer    Sealer
-	log       *slog.Logger
-	now       func() time.Time
-	secretURL string // PublicURL + "/api/v1/secrets/"
-	ids       *requestIDs
-	docs      *docs
-	web       *webUI
-	metrics   *metrics
-	shareURL  string // PublicURL + "/s#"
-	http      *fasthttp.Server
+	cfg        Config
+	store      Store
+	secrets    *secrets
+	log        *slog.Logger
+	secretURL  string // PublicURL + "/api/v1/secrets/"
+	shareURL   string // PublicURL + "/s#"
+	ids        *requestIDs
+	files      *staticFiles
+	openAPIDoc []byte
+	metrics    *metrics
+	http       *fasthttp.Server
 }
 
 // New builds a Server; call Serve to accept connections.
 func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
-	d, err := newDocs(cfg)
+	files, err := newStaticFiles(cfg)
 	if err != nil {
 		return nil, err
 	}
-	web, err := newWebUI(cfg)
+	spec, err := renderOpenAPI(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	public := strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{
-		docs:      d,
-		web:       web,
-		shareURL:  strings.TrimRight(cfg.PublicURL, "/") + "/s#",
-		metrics:   newMetrics(nilIfNoRegistry(cfg.Metrics)),
-		cfg:       cfg,
-		store:     store,
-		sealer:    sealer,
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		secretURL: strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/secrets/",
-		ids:       newRequestIDs(),
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
+		cfg:   cfg,
+		store: store,
+		secrets: &secrets{
+			store: store, sealer: sealer, now: cfg.Now,
+			defaultTTL: time.Duration(cfg.DefaultTTLHours) * time.Hour,
+		},
+		log:        cfg.Logger,
+		secretURL:  public + "/api/v1/secrets/",
+		shareURL:   public + "/s#",
+		ids:        newRequestIDs(),
+		files:      files,
+		openAPIDoc: spec,
+		metrics:    newMetrics(nilIfNoRegistry(cfg.Metrics)),
 	}
 	s.http = &fasthttp.Server{
 		Handler:               s.middleware(s.routes()),

@@ -14,34 +14,34 @@ func TestWebPages(t *testing.T) {
 		{"/s", `id="reveal"`},
 	} {
 		r := a.do("GET", c.path, "")
-		if r.status != 200 || !strings.Contains(string(r.body), c.want) || !strings.HasPrefix(r.header["Content-Type"], "text/html") {
-			t.Fatalf("%s: %d %s", c.path, r.status, r.header["Content-Type"])
+		if r.Status != 200 || !strings.Contains(string(r.Body), c.want) || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s", c.path, r.Status, r.Header.Get("Content-Type"))
 		}
-		csp := r.header["Content-Security-Policy"]
+		csp := r.Header.Get("Content-Security-Policy")
 		for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
 			if !strings.Contains(csp, want) {
 				t.Errorf("%s CSP %q lacks %s", c.path, csp, want)
 			}
 		}
-		if strings.Contains(csp, "unsafe") || strings.Contains(string(r.body), "<script>") || strings.Contains(string(r.body), "style=") {
+		if strings.Contains(csp, "unsafe") || strings.Contains(string(r.Body), "<script>") || strings.Contains(string(r.Body), "style=") {
 			t.Errorf("%s: inline script/style or an unsafe CSP", c.path)
 		}
-		if strings.Contains(string(r.body), "http://") || strings.Contains(string(r.body), "https://") {
+		if strings.Contains(string(r.Body), "http://") || strings.Contains(string(r.Body), "https://") {
 			t.Errorf("%s refers to another origin", c.path)
 		}
 	}
 	// The lifetimes offered follow the configuration (default 24, max 168).
-	page := string(a.do("GET", "/", "").body)
+	page := string(a.do("GET", "/", "").Body)
 	if !strings.Contains(page, `<option value="24" selected>1 day</option>`) || !strings.Contains(page, `value="168"`) || strings.Contains(page, `value="169"`) {
 		t.Errorf("lifetime choices do not follow DEFAULT/MAX_TTL_HOURS:\n%s", page)
 	}
 	for _, asset := range []string{"app.css", "create.js", "reveal.js"} {
-		if r := a.do("GET", "/static/"+asset, ""); r.status != 200 || len(r.body) == 0 {
-			t.Errorf("/static/%s: %d", asset, r.status)
+		if r := a.do("GET", "/static/"+asset, ""); r.Status != 200 || len(r.Body) == 0 {
+			t.Errorf("/static/%s: %d", asset, r.Status)
 		}
 	}
-	if r := a.do("GET", "/static/..%2Fmain.go", ""); r.status != 404 {
-		t.Errorf("asset path escape: %d", r.status)
+	if r := a.do("GET", "/static/..%2Fmain.go", ""); r.Status != 404 {
+		t.Errorf("asset path escape: %d", r.Status)
 	}
 }
 
@@ -51,7 +51,7 @@ func TestSharePageConsumesNothing(t *testing.T) {
 	be := miniBackend(t)
 	a := startApp(t, be)
 	r := a.do("POST", "/api/v1/secrets/", `{"content":"not for bots"}`)
-	key := r.json(t)["access_key"].(string)
+	key := r.JSON(t).String(t, "access_key")
 	lookup, _ := seal.LookupKey(key)
 	for _, ua := range []string{
 		"Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
@@ -61,18 +61,18 @@ func TestSharePageConsumesNothing(t *testing.T) {
 	} {
 		// A previewer may keep the fragment in its request line; it must not matter.
 		for _, path := range []string{"/s", "/s?utm=x"} {
-			if r := a.do("GET", path, "", "User-Agent", ua); r.status != 200 {
-				t.Errorf("%s as %q: %d", path, ua, r.status)
+			if r := a.do("GET", path, "", "User-Agent", ua); r.Status != 200 {
+				t.Errorf("%s as %q: %d", path, ua, r.Status)
 			}
 		}
-		if r := a.rawGet("/s#" + key); r.status != 200 {
-			t.Errorf("raw /s#key as %q: %d", ua, r.status)
+		if r := a.rawGet("/s#" + key); r.Status != 200 {
+			t.Errorf("raw /s#key as %q: %d", ua, r.Status)
 		}
 		if !be.mr.Exists(lookup) {
 			t.Fatalf("GET /s as %q consumed the secret", ua)
 		}
 	}
-	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.status != 200 {
-		t.Errorf("the secret did not survive the previewers: %d", r.status)
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 200 {
+		t.Errorf("the secret did not survive the previewers: %d", r.Status)
 	}
 }

@@ -4,9 +4,7 @@
 package redistest
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2/proto"
+
+	"github.com/readonce/readonce/internal/apitest"
 )
 
 // Server is one redis-server process.
@@ -95,60 +97,37 @@ func (s *Server) Pause()  { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
 func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Info returns the text of a bulk-string reply (INFO, CLUSTER INFO, …).
-func (s *Server) Info(args ...string) (string, error) { return DoBulk(s.Addr, args...) }
+func (s *Server) Info(args ...string) (string, error) { return doBulk(s.Addr, args...) }
 
-// DoBulk sends one command to addr and returns its bulk-string reply whole.
-func DoBulk(addr string, args ...string) (string, error) {
-	var reply string
-	err := exchange(addr, args, func(r *bufio.Reader) (err error) {
-		reply, err = readBulk(r)
-		return err
-	})
-	return reply, err
+// doBulk sends one command to addr and returns its bulk-string reply whole
+// (or the reply's first line when it is not a bulk string).
+func doBulk(addr string, args ...string) (string, error) {
+	raw, err := exchange(addr, args)
+	if err != nil {
+		return "", err
+	}
+	if bulk, err := proto.ReadString(raw); err == nil {
+		return bulk, nil
+	}
+	return firstLine(raw), nil
 }
 
-// exchange sends one command on a fresh connection and lets read take the
-// reply; set-up code in tests must not depend on the code under test.
-func exchange(addr string, args []string, read func(*bufio.Reader) error) error {
+// exchange sends one command on a fresh connection and returns the raw
+// reply (miniredis's RESP codec); set-up code in tests must not depend on
+// the code under test.
+func exchange(addr string, args []string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write(encode(args)); err != nil {
-		return err
-	}
-	return read(bufio.NewReader(c))
+	return proto.NewClient(c).Do(args...)
 }
 
-func readBulk(r *bufio.Reader) (string, error) {
-	head, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	head = strings.TrimRight(head, "\r\n")
-	if !strings.HasPrefix(head, "$") {
-		return head, nil
-	}
-	n, _ := strconv.Atoi(head[1:])
-	if n < 0 {
-		return "", nil
-	}
-	buf := make([]byte, n+2)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
-}
-
-func encode(args []string) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	return []byte(b.String())
+func firstLine(raw string) string {
+	line, _, _ := strings.Cut(raw, "\r\n")
+	return line
 }
 
 // Do sends one command over a fresh connection and returns the first reply
@@ -159,24 +138,18 @@ func (s *Server) Do(args ...string) (string, error) {
 
 // Do sends one command to addr and returns the first line of its reply.
 func Do(addr string, args ...string) (string, error) {
-	var line string
-	err := exchange(addr, args, func(r *bufio.Reader) (err error) {
-		line, err = r.ReadString('\n')
-		line = strings.TrimRight(line, "\r\n")
-		return err
-	})
-	return line, err
+	raw, err := exchange(addr, args)
+	return firstLine(raw), err
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
+	var reply string
 	var err error
-	for time.Now().Before(deadline) {
-		var reply string
-		if reply, err = s.Do("PING"); err == nil && reply == "+PONG" {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
+	if apitest.Eventually(limit, func() bool { reply, err = s.Do("PING"); return err == nil && reply == "+PONG" }) {
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("PING answered %q", reply)
 	}
 	return err
 }
@@ -257,24 +230,13 @@ func (s *Sentinels) URL() string {
 
 // MasterAddr asks a sentinel which address is the master now.
 func (s *Sentinels) MasterAddr() (string, error) {
-	var parts []string
-	err := exchange(s.Sentinels[0].Addr, []string{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName}, func(r *bufio.Reader) error {
-		for range 5 { // *2, $n, host, $n, port
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return err
-			}
-			if line = strings.TrimRight(line, "\r\n"); line != "" && line[0] != '*' && line[0] != '$' {
-				parts = append(parts, line)
-			}
-		}
-		return nil
-	})
+	raw, err := exchange(s.Sentinels[0].Addr, []string{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName})
 	if err != nil {
 		return "", err
 	}
-	if len(parts) != 2 {
-		return "", fmt.Errorf("unexpected reply %v", parts)
+	parts, err := proto.ReadStrings(raw)
+	if err != nil || len(parts) != 2 {
+		return "", fmt.Errorf("unexpected reply %q", raw)
 	}
 	return net.JoinHostPort(parts[0], parts[1]), nil
 }
@@ -316,12 +278,7 @@ func StartSentinels(t testing.TB) *Sentinels {
 
 func waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !ok(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	apitest.WaitFor(t, 20*time.Second, what, ok)
 }
 
 // FreePort is a loopback TCP port nothing listens on (for a second port of a

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// One handler per route: decode, call, write — or return the error, which
+// fail (errors.go) turns into the answer.
+
+// timeLayout is RFC 3339 in UTC with microseconds, as the original service.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// handle adapts a handler that returns an error to the router.
+func (s *Server) handle(h func(*fasthttp.RequestCtx) error) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if err := h(ctx); err != nil {
+			s.fail(ctx, err)
+		}
+	}
+}
+
+// createSecret: POST /api/v1/secrets/ → 201 {access_key, expires_at,
+// secret_url, share_url}.
+func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
+	if err := s.authorized(ctx); err != nil {
+		return err
+	}
+	if err := s.createAllowed(ctx); err != nil {
+		return err
+	}
+	if ct := ctx.Request.Header.ContentType(); len(ct) > 0 && !isJSON(ct) {
+		return errUnsupportedType
+	}
+	req, err := decodeCreate(ctx.PostBody(), s.cfg.MaxContentBytes, s.cfg.MaxTTLHours)
+	if err != nil {
+		return err
+	}
+	// Not the request's context: it is cancelled at shutdown, and a drain
+	// should let this write finish. The store bounds the call itself.
+	c, err := s.secrets.create(context.Background(), req.Content, time.Duration(req.TTLHours)*time.Hour)
+	if err != nil {
+		return err
+	}
+	s.metrics.created.Inc()
+
+	b := make([]byte, 0, 200+len(s.secretURL)+len(s.shareURL))
+	b = append(b, `{"access_key":"`...)
+	b = append(b, c.accessKey...) // base64url: nothing to escape
+	b = append(b, `","expires_at":"`...)
+	b = c.expires.AppendFormat(b, timeLayout)
+	b = append(b, `","secret_url":`...)
+	b = appendQuote(b, s.secretURL+c.accessKey)
+	// share_url puts the key in the fragment, which browsers never send:
+	// chat previews and link scanners fetch the page and burn nothing.
+	b = append(b, `,"share_url":`...)
+	b = appendQuote(b, s.shareURL+c.accessKey)
+	writeJSON(ctx, fasthttp.StatusCreated, append(b, '}'))
+	return nil
+}
+
+// revealSecret: GET /api/v1/secrets/{access_key} → 200 {content, created_at}
+// exactly once; 404, with one body, for unknown, expired, read or malformed.
+func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) error {
+	if err := s.revealAllowed(ctx); err != nil {
+		return err
+	}
+	accessKey, _ := ctx.UserValue("access_key").(string)
+	secret, err := s.secrets.reveal(context.Background(), accessKey)
+	if err == errSecretNotFound {
+		s.chargeNotFound(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	s.metrics.revealed.Inc()
+
+	b := make([]byte, 0, len(secret.content)+len(secret.content)/8+64)
+	b = append(b, `{"content":`...)
+	b = appendQuote(b, secret.content) // no string copy of the plaintext
+	clear(secret.content)
+	b = append(b, `,"created_at":"`...)
+	b = secret.created.AppendFormat(b, timeLayout)
+	writeJSON(ctx, fasthttp.StatusOK, append(b, `"}`...))
+	return nil
+}
+
+// health is liveness: it never touches the store.
+func (s *Server) health(ctx *fasthttp.RequestCtx) error {
+	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"healthy"}`))
+	return nil
+}
+
+// ready is readiness: the store must answer, and say it will not evict.
+func (s *Server) ready(ctx *fasthttp.RequestCtx) error {
+	if err := s.store.Ready(context.Background()); err != nil {
+		notReady := &apiError{kind: kindNotReady, cause: err}
+		if why, ok := err.(ReadinessError); ok {
+			notReady.detail = why.ReadinessDetail() // e.g. the eviction policy to fix
+		}
+		return notReady
+	}
+	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
+	return nil
+}
+
+// routeNotFound answers paths no route matches.
+func (s *Server) routeNotFound(*fasthttp.RequestCtx) error { return errRouteNotFound }
+
+// methodNotAllowed answers a known path with a method it does not take.
+// The router lists OPTIONS as allowed even with HandleOPTIONS off; it is
+// not, so the header says only what is.
+func (s *Server) methodNotAllowed(ctx *fasthttp.RequestCtx) error {
+	var allow []string
+	for m := range strings.SplitSeq(string(ctx.Response.Header.Peek("Allow")), ",") {
+		if m = strings.TrimSpace(m); m != "" && m != fasthttp.MethodOptions {
+			allow = append(allow, m)
+		}
+	}
+	ctx.Response.Header.Set("Allow", strings.Join(allow, ", "))
+	return errMethodNotAllowed
+}
+
+// writeJSON sends body (already JSON) with status.
+func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+}
+
+// isJSON accepts application/json and application/*+json, with parameters.
+func isJSON(ct []byte) bool {
+	if i := bytes.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = bytes.ToLower(bytes.TrimSpace(ct))
+	return bytes.Equal(ct, []byte("application/json")) ||
+		bytes.HasPrefix(ct, []byte("application/")) && bytes.HasSuffix(ct, []byte("+json"))
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// secrets is the read-once protocol, apart from HTTP: the product's rules
+// over a Store and a Sealer, in plain Go. One access key maps to one lookup
+// key and one blob; the blob is taken in one atomic step, never twice; a
+// blob that will not open is put back, not burnt; the server's clock judges
+// expiry. Handlers only decode, call and write.
+type secrets struct {
+	store      Store
+	sealer     Sealer
+	now        func() time.Time
+	defaultTTL time.Duration
+}
+
+// created is what a create hands back to its caller.
+type created struct {
+	accessKey string
+	expires   time.Time
+}
+
+// revealed is a secret's one reading. content is the caller's to clear.
+type revealed struct {
+	content []byte
+	created time.Time
+}
+
+// Errors of the protocol; errors.go says what each becomes.
+var (
+	// errSecretNotFound: unknown, expired, already read, or malformed — the
+	// four are one answer, so a key's history cannot be probed.
+	errSecretNotFound = errors.New("secret not found")
+	// errCannotOpen: a stored blob did not open (most likely a server
+	// started with the wrong SECRET_KEY). It was put back, not burnt.
+	errCannotOpen = errors.New("a stored secret could not be opened; putting it back (is SECRET_KEY right?)")
+)
+
+// storeFailed wraps a Store error with the operation: the outcome of that
+// call is unknown, never "not found".
+type storeFailed struct {
+	op  string
+	err error
+}
+
+func (e *storeFailed) Error() string { return "store: " + e.op + ": " + e.err.Error() }
+func (e *storeFailed) Unwrap() error { return e.err }
+
+// internalFailed is a bug or a broken platform (randomness, ciphers).
+type internalFailed struct {
+	op  string
+	err error
+}
+
+func (e *internalFailed) Error() string { return e.op + ": " + e.err.Error() }
+func (e *internalFailed) Unwrap() error { return e.err }
+
+// create seals content under a fresh access key and stores it for ttl (0:
+// the default). content is cleared once sealed.
+func (p *secrets) create(ctx context.Context, content []byte, ttl time.Duration) (created, error) {
+	defer clear(content) // the plaintext copy is not needed past sealing
+	if ttl == 0 {
+		ttl = p.defaultTTL
+	}
+	now := p.now().UTC().Truncate(time.Microsecond) // the envelope keeps microseconds
+	expires := now.Add(ttl)
+	accessKey, err := p.sealer.NewAccessKey()
+	if err != nil {
+		return created{}, &internalFailed{"new access key", err}
+	}
+	lookupKey, _ := p.sealer.LookupKey(accessKey)
+	blob, err := p.sealer.Seal(accessKey, lookupKey, content, now, expires)
+	if err != nil {
+		return created{}, &internalFailed{"seal", err}
+	}
+	if err := p.store.Put(ctx, lookupKey, blob, ttl); err != nil {
+		return created{}, &storeFailed{"create", err}
+	}
+	return created{accessKey: accessKey, expires: expires}, nil
+}
+
+// reveal returns the secret behind accessKey and destroys it, for one caller
+// only.
+func (p *secrets) reveal(ctx context.Context, accessKey string) (revealed, error) {
+	lookupKey, ok := p.sealer.LookupKey(accessKey)
+	if !ok { // malformed: it cannot exist, so no store round trip
+		return revealed{}, errSecretNotFound
+	}
+	blob, found, err := p.store.Take(ctx, lookupKey)
+	switch {
+	case err != nil: // outcome unknown: never claim "not found"
+		return revealed{}, &storeFailed{"reveal", err}
+	case !found:
+		return revealed{}, errSecretNotFound
+	}
+	content, createdAt, expires, err := p.sealer.Open(accessKey, lookupKey, blob)
+	if err != nil {
+		return revealed{}, p.putBack(ctx, lookupKey, blob)
+	}
+	if !p.now().Before(expires) { // the store has not evicted it yet; it is not served
+		clear(content)
+		return revealed{}, errSecretNotFound
+	}
+	return revealed{content: content, created: createdAt}, nil
+}
+
+// putBack returns a blob that was taken but would not open to the store,
+// with its original expiry: burning it would turn a bad deploy into lost
+// secrets. The caller is told to retry.
+func (p *secrets) putBack(ctx context.Context, lookupKey string, blob []byte) error {
+	expires, ok := p.sealer.Expiry(blob)
+	if !ok {
+		return errCannotOpen
+	}
+	if err := p.store.Restore(ctx, lookupKey, blob, expires); err != nil {
+		return errors.Join(errCannotOpen, &storeFailed{"restore", err})
+	}
+	return errCannotOpen
+}

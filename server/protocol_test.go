@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/readonce/readonce/seal"
+)
+
+// fakeStore is a map with a call log and injectable failures: the protocol's
+// rules tested without HTTP or Redis.
+type fakeStore struct {
+	mu       sync.Mutex
+	blobs    map[string][]byte
+	ttls     map[string]time.Duration
+	expiries map[string]time.Time // set by Restore
+	takes    int
+	fail     error // returned by every call while set
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{blobs: map[string][]byte{}, ttls: map[string]time.Duration{}, expiries: map[string]time.Time{}}
+}
+
+func (f *fakeStore) Put(_ context.Context, k string, b []byte, ttl time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.blobs[k], f.ttls[k] = b, ttl
+	return nil
+}
+
+func (f *fakeStore) Take(_ context.Context, k string) ([]byte, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.takes++
+	if f.fail != nil {
+		return nil, false, f.fail
+	}
+	b, ok := f.blobs[k]
+	delete(f.blobs, k)
+	return b, ok, nil
+}
+
+func (f *fakeStore) Restore(_ context.Context, k string, b []byte, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.blobs[k]; !ok {
+		f.blobs[k], f.expiries[k] = b, at
+	}
+	return nil
+}
+
+func (f *fakeStore) Ready(context.Context) error { return f.fail }
+
+type fullError struct{}
+
+func (fullError) Error() string           { return "OOM" }
+func (fullError) ErrorKind() string       { return "oom" }
+func (fullError) StorageFull() bool       { return true }
+func (fullError) ReadinessDetail() string { return "" }
+
+func newProtocol(t *testing.T, key string) (*secrets, *fakeStore, *time.Time) {
+	t.Helper()
+	sealer, err := seal.New([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	st := newFakeStore()
+	return &secrets{store: st, sealer: sealer, now: func() time.Time { return now }, defaultTTL: 24 * time.Hour}, st, &now
+}
+
+const protocolKey = "a-32-byte-or-longer-server-key-for-protocol-tests"
+
+func TestProtocolCreateRevealOnce(t *testing.T) {
+	p, st, _ := newProtocol(t, protocolKey)
+	content := []byte("hunter2")
+	c, err := p.create(context.Background(), content, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(content) == "hunter2" {
+		t.Errorf("create kept the plaintext: %q", content)
+	}
+	for k, ttl := range st.ttls {
+		if ttl != 24*time.Hour {
+			t.Errorf("ttl 0: stored for %v, want the default 24h", ttl)
+		}
+		if k == c.accessKey {
+			t.Errorf("the store holds the access key itself")
+		}
+	}
+	if want := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC); !c.expires.Equal(want) {
+		t.Errorf("expires %v, want %v", c.expires, want)
+	}
+	got, err := p.reveal(context.Background(), c.accessKey)
+	if err != nil || string(got.content) != "hunter2" {
+		t.Fatalf("first reveal: %q, %v", got.content, err)
+	}
+	if _, err := p.reveal(context.Background(), c.accessKey); err != errSecretNotFound {
+		t.Errorf("second reveal: %v, want errSecretNotFound", err)
+	}
+}
+
+func TestProtocolTTL(t *testing.T) {
+	p, st, _ := newProtocol(t, protocolKey)
+	c, err := p.create(context.Background(), []byte("x"), 2*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk, _ := seal.LookupKey(c.accessKey)
+	if st.ttls[lk] != 2*time.Hour {
+		t.Errorf("stored for %v, want 2h", st.ttls[lk])
+	}
+}
+
+func TestProtocolMalformedKeyNeverReachesTheStore(t *testing.T) {
+	p, st, _ := newProtocol(t, protocolKey)
+	for _, k := range []string{"", "short", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"} {
+		if _, err := p.reveal(context.Background(), k); err != errSecretNotFound {
+			t.Errorf("%q: %v, want errSecretNotFound", k, err)
+		}
+	}
+	if st.takes != 0 {
+		t.Errorf("%d store calls for malformed keys, want 0", st.takes)
+	}
+}
+
+func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
+	p, st, _ := newProtocol(t, protocolKey)
+	c, _ := p.create(context.Background(), []byte("x"), 0)
+	st.fail = errors.New("connection reset")
+	_, err := p.reveal(context.Background(), c.accessKey)
+	if k, _ := classify(err); k != kindUnavailable {
+		t.Errorf("reveal on a failing store: kind %d (%v), want kindUnavailable", k, err)
+	}
+	st.fail = fullError{}
+	_, err = p.create(context.Background(), []byte("x"), 0)
+	if k, _ := classify(err); k != kindStorageFull {
+		t.Errorf("create on a full store: kind %d (%v), want kindStorageFull", k, err)
+	}
+}
+
+func TestProtocolWrongServerKeyPutsBack(t *testing.T) {
+	right, st, _ := newProtocol(t, protocolKey)
+	c, _ := right.create(context.Background(), []byte("survives"), time.Hour)
+	wrong, _, _ := newProtocol(t, "another-32-byte-or-longer-server-key-oops")
+	wrong.store = st
+	if _, err := wrong.reveal(context.Background(), c.accessKey); err != errCannotOpen {
+		t.Fatalf("wrong key: %v, want errCannotOpen", err)
+	}
+	lk, _ := seal.LookupKey(c.accessKey)
+	if !st.expiries[lk].Equal(c.expires) {
+		t.Errorf("put back to expire at %v, want the original %v", st.expiries[lk], c.expires)
+	}
+	if got, err := right.reveal(context.Background(), c.accessKey); err != nil || string(got.content) != "survives" {
+		t.Errorf("after the fix: %q, %v", got.content, err)
+	}
+}
+
+func TestProtocolServerClockJudgesExpiry(t *testing.T) {
+	p, _, now := newProtocol(t, protocolKey)
+	c, _ := p.create(context.Background(), []byte("x"), time.Hour)
+	*now = now.Add(time.Hour) // the store still holds it; the envelope says it is over
+	if _, err := p.reveal(context.Background(), c.accessKey); err != errSecretNotFound {
+		t.Errorf("expired envelope: %v, want errSecretNotFound", err)
+	}
+}
+
+// Every kind has a row, and every row an HTTP status and, where a client
+// sees it, a message.
+func TestOutcomesTableIsComplete(t *testing.T) {
+	for k := kindInternal; k <= kindPanic; k++ {
+		o := outcomes[k]
+		if o.status < 400 || o.status > 599 {
+			t.Errorf("kind %d: status %d", k, o.status)
+		}
+		if o.detail == "" && k != kindInvalid {
+			t.Errorf("kind %d: no client message", k)
+		}
+		if o.retry != (o.status == 429 || o.status == 503) {
+			t.Errorf("kind %d: Retry-After %v for status %d", k, o.retry, o.status)
+		}
+	}
+	if len(outcomes) != int(kindPanic)+1 {
+		t.Errorf("%d rows for %d kinds", len(outcomes), kindPanic+1)
+	}
+}

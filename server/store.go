@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps sealed blobs under lookup keys. It never sees an access key or
+// content, only what Sealer made of them.
+type Store interface {
+	// Put stores blob under key for ttl. It is idempotent: a retry after an
+	// error cannot create a second copy.
+	Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error
+	// Take reads and deletes key in one atomic step, so that under any
+	// concurrency one caller alone gets the blob. found is false when the key
+	// does not exist (never stored, expired, already taken). It is never
+	// retried internally: an error means the outcome is unknown.
+	Take(ctx context.Context, key string) (blob []byte, found bool, err error)
+	// Restore puts back a blob that was taken but could not be opened, to
+	// expire at expiresAt as it would have. It never overwrites a key that
+	// exists again.
+	Restore(ctx context.Context, key string, blob []byte, expiresAt time.Time) error
+	// Ready reports whether the store can serve: it answers, and will not
+	// evict live secrets.
+	Ready(ctx context.Context) error
+}
+
+// StoreError is what the server reads from a Store's errors beyond "it
+// failed". An error that does not implement it is a plain outage.
+type StoreError interface {
+	error
+	// ErrorKind is a short word from a fixed set ("timeout", "oom", …) for
+	// metric labels; it never holds a key.
+	ErrorKind() string
+	// StorageFull reports that the store refused a write for lack of
+	// memory: creates answer "storage full" while reveals keep working.
+	StorageFull() bool
+}
+
+// ReadinessError is a Ready error that says what an operator must fix
+// (an eviction policy, say); /ready shows ReadinessDetail, which must hold
+// nothing secret.
+type ReadinessError interface {
+	error
+	ReadinessDetail() string
+}
+
+// Sealer turns content into blobs only the holder of an access key can open.
+// It does no I/O.
+type Sealer interface {
+	// NewAccessKey returns a fresh random access key. It fails only if the
+	// system's randomness does.
+	NewAccessKey() (string, error)
+	// LookupKey maps an access key to the key the store holds its blob
+	// under: a one-way function, so a store dump yields no access key. ok is
+	// false for a malformed access key, which then cannot exist.
+	LookupKey(accessKey string) (lookupKey string, ok bool)
+	// Seal encrypts content for accessKey, bound to lookupKey and to both
+	// times, so a blob moved to another key or with edited times fails to
+	// open. content is not retained.
+	Seal(accessKey, lookupKey string, content []byte, created, expires time.Time) ([]byte, error)
+	// Open authenticates and decrypts a blob made by Seal (with this server
+	// key or a previous one). Any failure is one opaque error. It does not
+	// judge expiry: that is the caller's clock's job.
+	Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error)
+	// Expiry reads a blob's expiry without authenticating it; it serves
+	// only to put back, as it was, a blob that would not open.
+	Expiry(blob []byte) (expires time.Time, ok bool)
+}
