@@ -87,7 +87,8 @@ func TestIntegrationFaults(t *testing.T) {
 
 	t.Run("redis down at start, then up", func(t *testing.T) { redisDownAtStart(t, s, redis) })
 	t.Run("redis frozen under load", func(t *testing.T) { redisFrozen(t, s, redis) })
-	t.Run("GETDEL reply dropped", func(t *testing.T) { getdelReplyDropped(t, s, redis) })
+	t.Run("claim reply dropped", func(t *testing.T) { claimReplyDropped(t, s, redis) })
+	t.Run("claim held past the timeout", func(t *testing.T) { claimReplyFrozen(t, s, redis) })
 	t.Run("SET reply dropped", func(t *testing.T) { setReplyDropped(t, s, redis) })
 	t.Run("connection resets under mixed load", func(t *testing.T) { resetsUnderLoad(t, s, redis) })
 	t.Run("SIGTERM with requests in flight", func(t *testing.T) { sigtermInFlight(t, s, redis) })
@@ -202,6 +203,17 @@ func redisFrozen(t *testing.T, s *faultSuite, redis *redistest.Server) {
 	if r := c.create("after the thaw"); r.Status != 201 {
 		t.Errorf("create after the thaw: %d", r.Status)
 	}
+	// Every reveal in flight during the freeze answered 503; its claim (if
+	// one was sent) reached Redis late and claimed nothing: every secret
+	// is still there, for exactly one reader.
+	for i, key := range keys {
+		if r := c.reveal(key); r.Status != 200 || r.body["content"] == nil {
+			t.Errorf("secret %d, revealed in vain during the freeze: now %d, want 200", i, r.Status)
+		}
+		if r := c.reveal(key); r.Status != 404 {
+			t.Errorf("secret %d revealed twice: %d", i, r.Status)
+		}
+	}
 }
 
 // settledGoroutines waits (up to 10 s) for the goroutine count to reach
@@ -219,19 +231,49 @@ func settledGoroutines(target int) int {
 	return n
 }
 
-func getdelReplyDropped(t *testing.T, s *faultSuite, redis *redistest.Server) {
+// claimReplyDropped: Redis runs the claim, the connection closes before
+// the reply. The claim is re-sent with its id, learns it won, and the
+// reader gets the secret once (before the claim primitive: 503, and the
+// secret burnt).
+func claimReplyDropped(t *testing.T, s *faultSuite, redis *redistest.Server) {
 	proxy := faultproxy.Start(t, redis.Addr)
 	_, c := startOn(t, s, "redis://"+proxy.Addr())
-	r := c.create("reply lost on the way back")
-	key := r.body.String(t, "access_key")
-	before := proxy.Count("GETDEL")
-	proxy.DropReplies("GETDEL", 1)
-	got := c.reveal(key)
-	if got.Status != 503 || got.Header.Get("Retry-After") == "" {
-		t.Errorf("dropped GETDEL reply: got %d, want 503 with Retry-After", got.Status)
+	warm := c.create("loads the claim script").body.String(t, "access_key")
+	c.reveal(warm)
+	key := c.create("reply lost on the way back").body.String(t, "access_key")
+	before := proxy.Count("EVALSHA")
+	proxy.DropReplies("EVALSHA", 1)
+	if got := c.reveal(key); got.Status != 200 || got.body["content"] != "reply lost on the way back" {
+		t.Errorf("dropped claim reply: got %d %v, want 200 and the content", got.Status, got.body)
 	}
-	if n := proxy.Count("GETDEL") - before; n != 1 {
-		t.Errorf("the proxy saw %d GETDELs for one request, want exactly 1", n)
+	if n := proxy.Count("EVALSHA") - before; n != 2 {
+		t.Errorf("the proxy saw %d claims for one request, want 2 (the lost one, the re-send)", n)
+	}
+	if got := c.reveal(key); got.Status != 404 {
+		t.Errorf("second reader: %d, want 404", got.Status)
+	}
+}
+
+// claimReplyFrozen: the read goes through, the claim is held past
+// REDIS_TIMEOUT. The reveal answers 503; the claim reaches Redis late and
+// claims nothing, so the secret then reveals, once.
+func claimReplyFrozen(t *testing.T, s *faultSuite, redis *redistest.Server) {
+	proxy := faultproxy.Start(t, redis.Addr)
+	_, c := startOn(t, s, "redis://"+proxy.Addr())
+	warm := c.create("loads the claim script").body.String(t, "access_key")
+	c.reveal(warm)
+	key := c.create("held in a frozen network").body.String(t, "access_key")
+	proxy.Hold("EVALSHA", 900*time.Millisecond) // REDIS_TIMEOUT is 500ms
+	before := proxy.Count("EVALSHA")
+	if got := c.reveal(key); got.Status != 503 {
+		t.Errorf("reveal with its claim held: %d, want 503", got.Status)
+	}
+	// The held claim reaches Redis after the request gave up.
+	apitest.WaitFor(t, 5*time.Second, "the held claim to reach Redis", func() bool { return proxy.Count("EVALSHA") > before })
+	time.Sleep(time.Second) // the hold itself: Redis runs the claim now, and must refuse it
+	proxy.Hold("EVALSHA", 0)
+	if got := c.reveal(key); got.Status != 200 || got.body["content"] != "held in a frozen network" {
+		t.Errorf("after the freeze: %d %v, want the secret", got.Status, got.body)
 	}
 }
 

@@ -5,6 +5,8 @@ package cache
 import (
 	"context"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,10 +34,60 @@ func TestIntegrationUnixSocket(t *testing.T) {
 	if err := s.Put(ctx, "k", []byte("over a socket"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if blob, found, err := s.Take(ctx, "k"); err != nil || !found || string(blob) != "over a socket" {
+	if blob, found, err := s.take(ctx, "k"); err != nil || !found || string(blob) != "over a socket" {
 		t.Fatalf("take over unix://: (%q, %v, %v)", blob, found, err)
 	}
 	if err := s.Ready(ctx); err != nil {
 		t.Fatalf("ready over unix://: %v", err)
+	}
+}
+
+// BenchmarkIntegrationReveal prices the claim against the GETDEL it
+// replaced, on a real redis-server, one reveal at a time (the latency a
+// single client sees) and with 64 at once (autopipelined, as in production):
+//
+//	go test -tags integration -run '^$' -bench IntegrationReveal -benchtime 20000x ./cache
+func BenchmarkIntegrationReveal(b *testing.B) {
+	srv := redistest.Start(b)
+	for _, m := range modes {
+		s := openOpts(b, Options{URL: srv.URL(), AutoPipeline: m.ap})
+		ctx := context.Background()
+		for _, path := range []struct {
+			name   string
+			reveal func(key string) bool
+		}{
+			{"getdel", func(key string) bool { return s.rdb.GetDel(ctx, key).Err() == nil }},
+			{"get+claim", func(key string) bool { _, found, err := s.take(ctx, key); return found && err == nil }},
+		} {
+			for _, clients := range []int{1, 64} {
+				b.Run(m.name+"/"+path.name+"/"+strconv.Itoa(clients)+"-clients", func(b *testing.B) {
+					keys := make([]string, b.N)
+					for i := range keys {
+						keys[i] = "bench:" + strconv.Itoa(i)
+						if err := s.Put(ctx, keys[i], []byte("x"), time.Minute); err != nil {
+							b.Fatal(err)
+						}
+					}
+					var next atomic.Int64
+					b.ResetTimer()
+					if clients == 1 {
+						for _, k := range keys {
+							if !path.reveal(k) {
+								b.Fatal("reveal failed")
+							}
+						}
+						return
+					}
+					b.SetParallelism(clients / 2) // × GOMAXPROCS (2 here)
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							if !path.reveal(keys[next.Add(1)-1]) {
+								b.Error("reveal failed")
+							}
+						}
+					})
+				})
+			}
+		}
 	}
 }

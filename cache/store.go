@@ -1,6 +1,8 @@
-// Package cache keeps sealed secrets in Redis: SET with a TTL to create,
-// GETDEL to reveal, so that under any concurrency exactly one reader wins.
-// It knows nothing of HTTP or of what the blobs hold.
+// Package cache keeps sealed secrets in Redis: SET with a TTL to create; to
+// reveal, GET, then (once the caller has opened the blob) one atomic claim
+// script, so that under any concurrency exactly one reader wins and a late
+// or re-sent claim can neither lose a secret nor let a second reader in
+// (claim.go). It knows nothing of HTTP or of what the blobs hold.
 package cache
 
 import (
@@ -42,37 +44,9 @@ func (s *Store) Put(ctx context.Context, key string, blob []byte, ttl time.Durat
 	return nil
 }
 
-// Take atomically reads and deletes key. found is false when there is no
-// such key (never stored, expired, or already taken). An error means the
-// outcome is unknown: the key may or may not have been consumed.
-func (s *Store) Take(ctx context.Context, key string) (blob []byte, found bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	cmd := redis.NewStringCmd(ctx, "getdel", key)
-	if s.minAcks > 0 {
-		// Fail closed: a deletion the replicas have not seen could come back
-		// after a failover, so the content is not returned unless they have.
-		if err = s.replicated(ctx, "take", key, cmd); err == nil {
-			blob, err = cmd.Bytes()
-		}
-	} else if err = s.exec(ctx, cmd); err == nil {
-		blob, err = cmd.Bytes()
-	}
-	var cerr *Error
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, false, nil
-	case errors.As(err, &cerr):
-		return nil, false, err
-	case err != nil:
-		return nil, false, classify("take", err)
-	}
-	return blob, true, nil
-}
-
 // replicated runs cmd and then WAIT on the same connection (a pipeline to
 // the key's master: one round trip), and fails unless minAcks replicas
-// acknowledged it. A GETDEL that found nothing needs no acknowledgement.
+// acknowledged it.
 func (s *Store) replicated(ctx context.Context, op, key string, cmd redis.Cmder) error {
 	var target redis.Cmdable = s.rdb
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
@@ -104,7 +78,7 @@ func (s *Store) replicated(ctx context.Context, op, key string, cmd redis.Cmder)
 	return nil
 }
 
-// exec runs one SET or GETDEL, through the autopipeliner when it is on, and
+// exec runs one command, through the autopipeliner when it is on, and
 // never waits past ctx: the autopipeliner does not honour a command's
 // context once it is queued, so the wait is bounded here. A command
 // abandoned at the deadline may still run; its outcome is unknown, which is
@@ -114,22 +88,6 @@ func (s *Store) exec(ctx context.Context, cmd redis.Cmder) error {
 		return s.rdb.Process(ctx, cmd)
 	}
 	return s.ap.Submit(ctx, cmd).WaitContext(ctx)
-}
-
-// Restore puts back a blob that was taken but could not be used, expiring at
-// expiresAt as it would have. It never overwrites: if the key exists again,
-// that value wins. A past expiresAt restores nothing.
-func (s *Store) Restore(ctx context.Context, key string, blob []byte, expiresAt time.Time) error {
-	if !time.Now().Before(expiresAt) {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	err := s.rdb.SetArgs(ctx, key, blob, redis.SetArgs{Mode: "NX", ExpireAt: expiresAt}).Err()
-	if err != nil && !errors.Is(err, redis.Nil) { // redis.Nil: NX found the key
-		return classify("restore", err)
-	}
-	return nil
 }
 
 // Ready reports whether Redis answers and runs maxmemory-policy noeviction

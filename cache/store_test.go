@@ -45,18 +45,18 @@ func storeSuite(t *testing.T, s *Store) {
 		if err := s.Put(ctx, "k:once", []byte("blob"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		blob, found, err := s.Take(ctx, "k:once")
+		blob, found, err := s.take(ctx, "k:once")
 		if err != nil || !found || string(blob) != "blob" {
 			t.Fatalf("first take: got (%q, %v, %v), want (blob, true, nil)", blob, found, err)
 		}
-		blob, found, err = s.Take(ctx, "k:once")
+		blob, found, err = s.take(ctx, "k:once")
 		if err != nil || found || blob != nil {
 			t.Fatalf("second take: got (%q, %v, %v), want (nil, false, nil)", blob, found, err)
 		}
 	})
 
 	t.Run("unknown key", func(t *testing.T) {
-		_, found, err := s.Take(ctx, "k:never")
+		_, found, err := s.take(ctx, "k:never")
 		if err != nil || found {
 			t.Fatalf("got (%v, %v), want (false, nil)", found, err)
 		}
@@ -72,25 +72,51 @@ func storeSuite(t *testing.T, s *Store) {
 		}
 	})
 
-	t.Run("restore keeps expiry and never overwrites", func(t *testing.T) {
-		exp := time.Now().Add(2 * time.Hour)
-		if err := s.Restore(ctx, "k:restore", []byte("old"), exp); err != nil {
+	t.Run("a claimed key reads as gone, and a second claim loses", func(t *testing.T) {
+		if err := s.Put(ctx, "k:claimed", []byte("x"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if ttl := s.rdb.PTTL(ctx, "k:restore").Val(); ttl < 119*time.Minute || ttl > 2*time.Hour {
-			t.Errorf("PTTL after restore: got %v, want about 2h", ttl)
+		if won, err := s.Claim(ctx, "k:claimed"); !won || err != nil {
+			t.Fatalf("first claim: (%v, %v), want a win", won, err)
 		}
-		if err := s.Restore(ctx, "k:restore", []byte("new"), exp); err != nil {
+		if _, found, err := s.Get(ctx, "k:claimed"); found || err != nil {
+			t.Errorf("Get after the claim: (%v, %v), want not found", found, err)
+		}
+		if won, err := s.Claim(ctx, "k:claimed"); won || err != nil {
+			t.Errorf("second claim: (%v, %v), want a loss", won, err)
+		}
+		if ttl := s.rdb.PTTL(ctx, "k:claimed").Val(); ttl <= 0 || ttl > 2*testTimeout+time.Second {
+			t.Errorf("tombstone lives %v, want a few seconds at most", ttl)
+		}
+	})
+
+	t.Run("a late claim claims nothing", func(t *testing.T) {
+		if err := s.Put(ctx, "k:late", []byte("x"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if blob, _, _ := s.Take(ctx, "k:restore"); string(blob) != "old" {
-			t.Errorf("restore overwrote an existing key: got %q", blob)
+		past := time.Now().Add(-time.Second).UnixMilli()
+		won, err := s.claimOnce(ctx, "k:late", []any{past, "\x00late-claim", 5000})
+		var cerr *Error
+		if won || !errors.As(err, &cerr) || cerr.Kind != "timeout" {
+			t.Errorf("claim past its deadline: (%v, %v), want a timeout error", won, err)
 		}
-		if err := s.Restore(ctx, "k:past", []byte("x"), time.Now().Add(-time.Second)); err != nil {
+		if blob, found, _ := s.Get(ctx, "k:late"); !found || string(blob) != "x" {
+			t.Errorf("a late claim touched the secret: (%q, %v)", blob, found)
+		}
+	})
+
+	t.Run("a re-sent claim with the same id wins again, another id loses", func(t *testing.T) {
+		if err := s.Put(ctx, "k:resend", []byte("x"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if n := s.rdb.Exists(ctx, "k:past").Val(); n != 0 {
-			t.Errorf("an expired blob was restored")
+		future := time.Now().Add(time.Minute).UnixMilli()
+		for i, c := range []struct {
+			id   string
+			want bool
+		}{{"\x00mine", true}, {"\x00mine", true}, {"\x00theirs", false}} {
+			if won, err := s.claimOnce(ctx, "k:resend", []any{future, c.id, 5000}); won != c.want || err != nil {
+				t.Errorf("claim %d (%q): (%v, %v), want %v", i+1, c.id, won, err, c.want)
+			}
 		}
 	})
 
@@ -103,6 +129,19 @@ func storeSuite(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// take is a reveal without the opening: read, then claim.
+func (s *Store) take(ctx context.Context, key string) ([]byte, bool, error) {
+	blob, found, err := s.Get(ctx, key)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	won, err := s.Claim(ctx, key)
+	if err != nil || !won {
+		return nil, false, err
+	}
+	return blob, true, nil
 }
 
 // exactlyOnce races readers on one key, rounds times, and fails unless
@@ -119,7 +158,7 @@ func exactlyOnce(t *testing.T, s *Store, readers, rounds int) {
 		for range readers {
 			done.Go(func() {
 				start.Wait()
-				blob, found, err := s.Take(ctx, "k:race")
+				blob, found, err := s.take(ctx, "k:race")
 				switch {
 				case err != nil:
 					errs.Add(1)
@@ -160,7 +199,7 @@ func TestStoreExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.FastForward(time.Hour + time.Second)
-	if _, found, err := s.Take(ctx, "k"); found || err != nil {
+	if _, found, err := s.take(ctx, "k"); found || err != nil {
 		t.Fatalf("after the TTL: got (%v, %v), want (false, nil)", found, err)
 	}
 }
@@ -177,7 +216,7 @@ func TestEmbeddedExpiresOnTheClock(t *testing.T) {
 	// With ClockTTL on, moving the embedded clock is what the wall clock
 	// does in production; without it, miniredis would never expire "k".
 	s.embedded.SetTime(time.Now().Add(time.Hour + time.Minute))
-	if _, found, err := s.Take(ctx, "k"); found || err != nil {
+	if _, found, err := s.take(ctx, "k"); found || err != nil {
 		t.Fatalf("an hour later: got (%v, %v), want (false, nil)", found, err)
 	}
 }
@@ -200,7 +239,7 @@ func TestErrorsAreClassified(t *testing.T) {
 	m.SetError("")
 
 	m.Close()
-	if _, found, err := s.Take(ctx, "k"); err == nil || found {
+	if _, found, err := s.take(ctx, "k"); err == nil || found {
 		t.Errorf("Redis down: got (%v, %v), want an error", found, err)
 	}
 	if err := s.Ready(ctx); err == nil {
@@ -232,15 +271,16 @@ func TestRedacted(t *testing.T) {
 	}
 }
 
-// A GETDEL whose reply is lost must not be sent again: the first one may
-// have consumed the secret, and a second would answer "not found".
-func TestTakeIsNeverResent(t *testing.T) {
+// A claim whose reply is lost (the connection closes after Redis ran it)
+// is sent again with the same claim id: the re-send learns that the first
+// attempt won, so the reader gets the secret and no one else can.
+func TestClaimReSendIsSafe(t *testing.T) {
 	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) { takeIsNeverResent(t, mode.ap) })
+		t.Run(mode.name, func(t *testing.T) { claimReSendIsSafe(t, mode.ap) })
 	}
 }
 
-func takeIsNeverResent(t *testing.T, autoPipeline bool) {
+func claimReSendIsSafe(t *testing.T, autoPipeline bool) {
 	m := miniredis.RunT(t)
 	p := faultproxy.Start(t, m.Addr())
 	s := openMode(t, "redis://"+p.Addr(), autoPipeline)
@@ -248,16 +288,19 @@ func takeIsNeverResent(t *testing.T, autoPipeline bool) {
 	if err := s.Put(ctx, "k", []byte("x"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	p.DropReplies("GETDEL", 1)
-	blob, found, err := s.Take(ctx, "k")
-	if err == nil || found || blob != nil {
-		t.Fatalf("reply lost: got (%q, %v, %v), want an error", blob, found, err)
+	if err := s.rdb.ScriptLoad(ctx, claimScriptText).Err(); err != nil { // so the dropped EVALSHA runs
+		t.Fatal(err)
 	}
-	if n := p.Count("GETDEL"); n != 1 {
-		t.Errorf("GETDEL reached Redis %d times, want exactly 1", n)
+	p.DropReplies("EVALSHA", 1)
+	won, err := s.Claim(ctx, "k")
+	if !won || err != nil {
+		t.Fatalf("claim with its first reply lost: (%v, %v), want a win learnt from the re-send", won, err)
 	}
-	if m.Exists("k") {
-		t.Errorf("the GETDEL did not run: the test proves nothing")
+	if n := p.Count("EVALSHA"); n != 2 {
+		t.Errorf("the claim reached Redis %d times, want 2 (the lost one and the re-send)", n)
+	}
+	if won, err := s.Claim(ctx, "k"); won || err != nil {
+		t.Errorf("another reader after the re-sent claim: (%v, %v), want a loss", won, err)
 	}
 }
 
@@ -278,5 +321,13 @@ func putLostReplyIsAnError(t *testing.T, autoPipeline bool) {
 	}
 	if n := p.Count("SET"); n != 1 {
 		t.Errorf("SET sent %d times, want 1", n)
+	}
+}
+
+// The full-memory variant of the claim must differ from the claim in its
+// write alone.
+func TestClaimDeleteVariant(t *testing.T) {
+	if claimDeleteText == claimScriptText || !strings.Contains(claimDeleteText, "redis.call('DEL', KEYS[1])") {
+		t.Fatalf("the delete variant of the claim script was not derived:\n%s", claimDeleteText)
 	}
 }

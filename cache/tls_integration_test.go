@@ -36,7 +36,7 @@ func TestIntegrationTLS(t *testing.T) {
 	if err := s.Put(ctx, "k", []byte("over TLS"), time.Minute); err != nil {
 		t.Fatalf("put over rediss://: %v", err)
 	}
-	if blob, found, err := s.Take(ctx, "k"); err != nil || !found || string(blob) != "over TLS" {
+	if blob, found, err := s.take(ctx, "k"); err != nil || !found || string(blob) != "over TLS" {
 		t.Fatalf("take over rediss://: (%q, %v, %v)", blob, found, err)
 	}
 

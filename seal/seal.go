@@ -197,17 +197,6 @@ func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte,
 	return content, created, expires, nil
 }
 
-// Expiry reads expires_at from an envelope without authenticating it. It is
-// for putting back a blob that could not be opened, with its original expiry;
-// never trust it for anything else.
-func (s *Sealer) Expiry(blob []byte) (time.Time, bool) {
-	if len(blob) < overhead || blob[offVersion] != version1 {
-		return time.Time{}, false
-	}
-	_, expires := times(blob)
-	return expires, true
-}
-
 func times(blob []byte) (created, expires time.Time) {
 	created = time.UnixMicro(int64(binary.BigEndian.Uint64(blob[offCreated:]))).UTC()
 	expires = time.UnixMicro(int64(binary.BigEndian.Uint64(blob[offExpires:]))).UTC()

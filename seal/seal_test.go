@@ -64,9 +64,6 @@ func TestRoundTrip(t *testing.T) {
 		if string(got) != content || !c.Equal(created) || !e.Equal(expires) {
 			t.Errorf("Open: got (%d bytes, %v, %v), want (%d bytes, %v, %v)", len(got), c, e, len(content), created, expires)
 		}
-		if exp, ok := s.Expiry(blob); !ok || !exp.Equal(expires) {
-			t.Errorf("Expiry: got %v %v, want %v", exp, ok, expires)
-		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,18 +267,32 @@ func testLinkPoisoning(t *testing.T, a *app) {
 	}
 }
 
+// A server with the wrong SECRET_KEY burns nothing, even for a moment:
+// 30 concurrent reveals all answer 503 (never a false 404), and the right
+// key then reveals the secret.
 func testWrongKey(t *testing.T, be backend) {
 	right := startApp(t, be)
 	key := right.create("survives a bad deploy", 3)
 	wrong := startApp(t, be, withKey("a-different-32-byte-server-key-oops!!"))
-	r := wrong.do("GET", "/api/v1/secrets/"+key, "")
-	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("wrong SECRET_KEY: got %d %s (Retry-After %q), want 503 with Retry-After", r.Status, r.Body, r.Header.Get("Retry-After"))
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			r := wrong.do("GET", "/api/v1/secrets/"+key, "")
+			if r.Header.Get("Retry-After") == "" || strings.Contains(string(r.Body), "survives") {
+				t.Errorf("wrong SECRET_KEY: %d %s (Retry-After %q): want 503 with Retry-After and no content", r.Status, r.Body, r.Header.Get("Retry-After"))
+			}
+			mu.Lock()
+			statuses[r.Status]++
+			mu.Unlock()
+		})
 	}
-	if strings.Contains(string(r.Body), "survives") {
-		t.Errorf("503 body leaks content")
+	wg.Wait()
+	if statuses[503] != 30 {
+		t.Fatalf("30 concurrent reveals with the wrong SECRET_KEY: %v (status → count), want 30 × 503", statuses)
 	}
-	r = right.do("GET", "/api/v1/secrets/"+key, "")
+	r := right.do("GET", "/api/v1/secrets/"+key, "")
 	if r.Status != 200 || r.JSON(t)["content"] != "survives a bad deploy" {
 		t.Fatalf("after fixing SECRET_KEY: got %d %s, want 200 and the content", r.Status, r.Body)
 	}
@@ -428,20 +443,28 @@ func TestExpiryInStore(t *testing.T) {
 	}
 }
 
-// The reply to a GETDEL is lost: the secret may be consumed, so the answer
-// is 503 (retry), never 404, and the GETDEL was sent exactly once.
-func TestRevealWithLostReplyIs503(t *testing.T) {
+// The reply to a claim is lost (Redis ran it; the connection closed): the
+// claim is re-sent with the same id, learns that it won, and the reader
+// gets the secret, once. Before the claim primitive this was a 503 and a
+// burnt secret.
+func TestRevealWithLostClaimReplyIsSafe(t *testing.T) {
 	m := miniBackend(t)
 	p := faultproxy.Start(t, m.addr)
 	a := startApp(t, backend{addr: p.Addr(), mr: m.mr})
+	warm := a.create("loads the claim script")
+	a.do("GET", "/api/v1/secrets/"+warm, "")
 	key := a.create("lost in transit")
-	p.DropReplies("GETDEL", 1)
+	before := p.Count("EVALSHA")
+	p.DropReplies("EVALSHA", 1)
 	r := a.do("GET", "/api/v1/secrets/"+key, "")
-	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
-		t.Errorf("lost GETDEL reply: got %d %s, want 503 with Retry-After", r.Status, r.Body)
+	if r.Status != 200 || r.JSON(t).String(t, "content") != "lost in transit" {
+		t.Errorf("lost claim reply: got %d %s, want 200 and the content (learnt from the re-send)", r.Status, r.Body)
 	}
-	if n := p.Count("GETDEL"); n != 1 {
-		t.Errorf("GETDEL sent %d times for one request, want 1", n)
+	if n := p.Count("EVALSHA") - before; n != 2 {
+		t.Errorf("claim sent %d times, want 2 (the lost one and its re-send)", n)
+	}
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 404 {
+		t.Errorf("a second reader after the re-sent claim: %d, want 404", r.Status)
 	}
 	p.DropReplies("SET", 1)
 	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`); r.Status != 503 {
@@ -474,5 +497,28 @@ func TestMalformedRequestKeepsKeyOutOfLogs(t *testing.T) {
 	}
 	if strings.Contains(logs, key) || strings.Contains(logs, key[:20]) {
 		t.Errorf("the access key reached the log:\n%s", logs)
+	}
+}
+
+// A body of thousands of unknown fields gets a bounded 422: a few entries
+// and a count, not an answer larger than the request (it was 6.5 MB for a
+// 390 KB body).
+func TestValidationErrorsAreCapped(t *testing.T) {
+	a := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.MaxContentBytes = 65536 }))
+	body := `{` + strings.Repeat(`"":1,`, 70000) + `"content":"a"}`
+	r := a.rawPost("/api/v1/secrets/", body)
+	if r.Status != 422 {
+		t.Fatalf("got %d, want 422", r.Status)
+	}
+	if len(r.Body) > 4096 {
+		t.Errorf("a %d-byte body got a %d-byte 422", len(body), len(r.Body))
+	}
+	detail := r.JSON(t).List(t, "detail")
+	last, _ := detail[len(detail)-1].(map[string]any)
+	if len(detail) != 11 || last["type"] != "too_many_errors" || !strings.Contains(last["msg"].(string), "69990") {
+		t.Errorf("detail: %d entries, last %v; want 10 and a count of the other 69990", len(detail), last)
+	}
+	if a.be.dbsize(t) != 0 {
+		t.Errorf("a rejected body stored something")
 	}
 }

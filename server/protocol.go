@@ -8,9 +8,10 @@ import (
 
 // secrets is the read-once protocol, apart from HTTP: the product's rules
 // over a Store and a Sealer, in plain Go. One access key maps to one lookup
-// key and one blob; the blob is taken in one atomic step, never twice; a
-// blob that will not open is put back, not burnt; the server's clock judges
-// expiry. Handlers only decode, call and write.
+// key and one blob; the blob is claimed in one atomic step, never twice; a
+// blob that will not open stays where it is; the server's clock judges
+// expiry. Reveal opens before it claims: a blob that will not open is never
+// touched. Handlers only decode, call and write.
 type secrets struct {
 	store      Store
 	sealer     Sealer
@@ -36,8 +37,8 @@ var (
 	// four are one answer, so a key's history cannot be probed.
 	errSecretNotFound = errors.New("secret not found")
 	// errCannotOpen: a stored blob did not open (most likely a server
-	// started with the wrong SECRET_KEY). It was put back, not burnt.
-	errCannotOpen = errors.New("a stored secret could not be opened; putting it back (is SECRET_KEY right?)")
+	// started with the wrong SECRET_KEY). It was left untouched.
+	errCannotOpen = errors.New("a stored secret could not be opened; it was left in place (is SECRET_KEY right?)")
 )
 
 // storeFailed wraps a Store error with the operation: the outcome of that
@@ -84,40 +85,36 @@ func (p *secrets) create(ctx context.Context, content []byte, ttl time.Duration)
 }
 
 // reveal returns the secret behind accessKey and destroys it, for one caller
-// only.
+// only: read, open, judge expiry, and only then claim.
 func (p *secrets) reveal(ctx context.Context, accessKey string) (revealed, error) {
 	lookupKey, ok := p.sealer.LookupKey(accessKey)
 	if !ok { // malformed: it cannot exist, so no store round trip
 		return revealed{}, errSecretNotFound
 	}
-	blob, found, err := p.store.Take(ctx, lookupKey)
+	blob, found, err := p.store.Get(ctx, lookupKey)
 	switch {
-	case err != nil: // outcome unknown: never claim "not found"
+	case err != nil:
 		return revealed{}, &storeFailed{"reveal", err}
 	case !found:
 		return revealed{}, errSecretNotFound
 	}
 	content, createdAt, expires, err := p.sealer.Open(accessKey, lookupKey, blob)
-	if err != nil {
-		return revealed{}, p.putBack(ctx, lookupKey, blob)
+	if err != nil { // a wrong SECRET_KEY must not burn secrets: nothing was touched
+		return revealed{}, errCannotOpen
 	}
 	if !p.now().Before(expires) { // the store has not evicted it yet; it is not served
 		clear(content)
 		return revealed{}, errSecretNotFound
 	}
+	won, err := p.store.Claim(ctx, lookupKey)
+	if err != nil || !won {
+		clear(content)
+	}
+	switch {
+	case err != nil: // not shown: the claim did not demonstrably win
+		return revealed{}, &storeFailed{"reveal", err}
+	case !won: // another reader claimed it between our read and our claim
+		return revealed{}, errSecretNotFound
+	}
 	return revealed{content: content, created: createdAt}, nil
-}
-
-// putBack returns a blob that was taken but would not open to the store,
-// with its original expiry: burning it would turn a bad deploy into lost
-// secrets. The caller is told to retry.
-func (p *secrets) putBack(ctx context.Context, lookupKey string, blob []byte) error {
-	expires, ok := p.sealer.Expiry(blob)
-	if !ok {
-		return errCannotOpen
-	}
-	if err := p.store.Restore(ctx, lookupKey, blob, expires); err != nil {
-		return errors.Join(errCannotOpen, &storeFailed{"restore", err})
-	}
-	return errCannotOpen
 }

@@ -13,16 +13,16 @@ import (
 // fakeStore is a map with a call log and injectable failures: the protocol's
 // rules tested without HTTP or Redis.
 type fakeStore struct {
-	mu       sync.Mutex
-	blobs    map[string][]byte
-	ttls     map[string]time.Duration
-	expiries map[string]time.Time // set by Restore
-	takes    int
-	fail     error // returned by every call while set
+	mu     sync.Mutex
+	blobs  map[string][]byte
+	ttls   map[string]time.Duration
+	calls  int // Get and Claim
+	claims int
+	fail   error // returned by every call while set
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{blobs: map[string][]byte{}, ttls: map[string]time.Duration{}, expiries: map[string]time.Time{}}
+	return &fakeStore{blobs: map[string][]byte{}, ttls: map[string]time.Duration{}}
 }
 
 func (f *fakeStore) Put(_ context.Context, k string, b []byte, ttl time.Duration) error {
@@ -35,35 +35,37 @@ func (f *fakeStore) Put(_ context.Context, k string, b []byte, ttl time.Duration
 	return nil
 }
 
-func (f *fakeStore) Take(_ context.Context, k string) ([]byte, bool, error) {
+func (f *fakeStore) Get(_ context.Context, k string) ([]byte, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.takes++
+	f.calls++
 	if f.fail != nil {
 		return nil, false, f.fail
 	}
 	b, ok := f.blobs[k]
-	delete(f.blobs, k)
 	return b, ok, nil
 }
 
-func (f *fakeStore) Restore(_ context.Context, k string, b []byte, at time.Time) error {
+func (f *fakeStore) Claim(_ context.Context, k string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.blobs[k]; !ok {
-		f.blobs[k], f.expiries[k] = b, at
+	f.calls++
+	f.claims++
+	if f.fail != nil {
+		return false, f.fail
 	}
-	return nil
+	_, ok := f.blobs[k]
+	delete(f.blobs, k)
+	return ok, nil
 }
 
 func (f *fakeStore) Ready(context.Context) error { return f.fail }
 
 type fullError struct{}
 
-func (fullError) Error() string           { return "OOM" }
-func (fullError) ErrorKind() string       { return "oom" }
-func (fullError) StorageFull() bool       { return true }
-func (fullError) ReadinessDetail() string { return "" }
+func (fullError) Error() string     { return "OOM" }
+func (fullError) ErrorKind() string { return "oom" }
+func (fullError) StorageFull() bool { return true }
 
 func newProtocol(t *testing.T, key string) (*secrets, *fakeStore, *time.Time) {
 	t.Helper()
@@ -127,8 +129,8 @@ func TestProtocolMalformedKeyNeverReachesTheStore(t *testing.T) {
 			t.Errorf("%q: %v, want errSecretNotFound", k, err)
 		}
 	}
-	if st.takes != 0 {
-		t.Errorf("%d store calls for malformed keys, want 0", st.takes)
+	if st.calls != 0 {
+		t.Errorf("%d store calls for malformed keys, want 0", st.calls)
 	}
 }
 
@@ -147,7 +149,8 @@ func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
 	}
 }
 
-func TestProtocolWrongServerKeyPutsBack(t *testing.T) {
+// Open before claim: a blob that does not open is never claimed.
+func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 	right, st, _ := newProtocol(t, protocolKey)
 	c, _ := right.create(context.Background(), []byte("survives"), time.Hour)
 	wrong, _, _ := newProtocol(t, "another-32-byte-or-longer-server-key-oops")
@@ -155,9 +158,8 @@ func TestProtocolWrongServerKeyPutsBack(t *testing.T) {
 	if _, err := wrong.reveal(context.Background(), c.accessKey); err != errCannotOpen {
 		t.Fatalf("wrong key: %v, want errCannotOpen", err)
 	}
-	lk, _ := seal.LookupKey(c.accessKey)
-	if !st.expiries[lk].Equal(c.expires) {
-		t.Errorf("put back to expire at %v, want the original %v", st.expiries[lk], c.expires)
+	if st.claims != 0 {
+		t.Errorf("a blob that did not open was claimed (%d claims)", st.claims)
 	}
 	if got, err := right.reveal(context.Background(), c.accessKey); err != nil || string(got.content) != "survives" {
 		t.Errorf("after the fix: %q, %v", got.content, err)

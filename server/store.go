@@ -11,15 +11,16 @@ type Store interface {
 	// Put stores blob under key for ttl. It is idempotent: a retry after an
 	// error cannot create a second copy.
 	Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error
-	// Take reads and deletes key in one atomic step, so that under any
-	// concurrency one caller alone gets the blob. found is false when the key
-	// does not exist (never stored, expired, already taken). It is never
-	// retried internally: an error means the outcome is unknown.
-	Take(ctx context.Context, key string) (blob []byte, found bool, err error)
-	// Restore puts back a blob that was taken but could not be opened, to
-	// expire at expiresAt as it would have. It never overwrites a key that
-	// exists again.
-	Restore(ctx context.Context, key string, blob []byte, expiresAt time.Time) error
+	// Get returns the blob under key without consuming it; found is false
+	// when there is none (never stored, expired, already claimed).
+	Get(ctx context.Context, key string) (blob []byte, found bool, err error)
+	// Claim takes key for this caller alone, in one atomic step: won is
+	// true for exactly one caller, however many race, and false for the
+	// rest. A claim that reaches the store after the call's deadline claims
+	// nothing, and a re-send cannot let a second caller win. An error means
+	// the claim did not demonstrably win; the secret is then, but for one
+	// documented window, still there.
+	Claim(ctx context.Context, key string) (won bool, err error)
 	// Ready reports whether the store can serve: it answers, and will not
 	// evict live secrets.
 	Ready(ctx context.Context) error
@@ -63,7 +64,4 @@ type Sealer interface {
 	// key or a previous one). Any failure is one opaque error. It does not
 	// judge expiry: that is the caller's clock's job.
 	Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error)
-	// Expiry reads a blob's expiry without authenticating it; it serves
-	// only to put back, as it was, a blob that would not open.
-	Expiry(blob []byte) (expires time.Time, ok bool)
 }

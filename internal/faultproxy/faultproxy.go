@@ -32,6 +32,7 @@ type Proxy struct {
 	dropReply map[string]int // command name → how many replies to drop
 	down      bool
 	delay     time.Duration
+	holdCmd   map[string]time.Duration // command name → extra hold before forwarding
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
 }
@@ -43,7 +44,7 @@ func Start(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target, counts: map[string]int{}, dropReply: map[string]int{}, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, counts: map[string]int{}, dropReply: map[string]int{}, holdCmd: map[string]time.Duration{}, conns: map[net.Conn]struct{}{}}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.Close)
 	return p
@@ -73,6 +74,14 @@ func (p *Proxy) SetDelay(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.delay = d
+}
+
+// Hold makes every command named cmd wait d before it is forwarded (0
+// ends it): a claim that reaches Redis after its sender gave up.
+func (p *Proxy) Hold(cmd string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holdCmd[strings.ToUpper(cmd)] = d
 }
 
 // SetDown makes the proxy reset every connection and refuse new ones (true),
@@ -157,7 +166,7 @@ func (p *Proxy) serve(client net.Conn) {
 		if drop {
 			p.dropReply[name]--
 		}
-		delay := p.delay
+		delay := p.delay + p.holdCmd[name]
 		p.mu.Unlock()
 		time.Sleep(delay)
 		if _, err := upstream.Write(cmd); err != nil {
