@@ -231,16 +231,21 @@ func settledGoroutines(target int) int {
 	return n
 }
 
+// claimThroughProxy starts readonce behind a fault proxy, loads the claim
+// script (one reveal), and creates the secret the test will reveal.
+func claimThroughProxy(t *testing.T, s *faultSuite, redis *redistest.Server, content string) (*faultproxy.Proxy, *client, string) {
+	proxy := faultproxy.Start(t, redis.Addr)
+	_, c := startOn(t, s, "redis://"+proxy.Addr())
+	c.reveal(c.create("loads the claim script").body.String(t, "access_key"))
+	return proxy, c, c.create(content).body.String(t, "access_key")
+}
+
 // claimReplyDropped: Redis runs the claim, the connection closes before
 // the reply. The claim is re-sent with its id, learns it won, and the
 // reader gets the secret once (before the claim primitive: 503, and the
 // secret burnt).
 func claimReplyDropped(t *testing.T, s *faultSuite, redis *redistest.Server) {
-	proxy := faultproxy.Start(t, redis.Addr)
-	_, c := startOn(t, s, "redis://"+proxy.Addr())
-	warm := c.create("loads the claim script").body.String(t, "access_key")
-	c.reveal(warm)
-	key := c.create("reply lost on the way back").body.String(t, "access_key")
+	proxy, c, key := claimThroughProxy(t, s, redis, "reply lost on the way back")
 	before := proxy.Count("EVALSHA")
 	proxy.DropReplies("EVALSHA", 1)
 	if got := c.reveal(key); got.Status != 200 || got.body["content"] != "reply lost on the way back" {
@@ -258,22 +263,20 @@ func claimReplyDropped(t *testing.T, s *faultSuite, redis *redistest.Server) {
 // REDIS_TIMEOUT. The reveal answers 503; the claim reaches Redis late and
 // claims nothing, so the secret then reveals, once.
 func claimReplyFrozen(t *testing.T, s *faultSuite, redis *redistest.Server) {
-	proxy := faultproxy.Start(t, redis.Addr)
-	_, c := startOn(t, s, "redis://"+proxy.Addr())
-	warm := c.create("loads the claim script").body.String(t, "access_key")
-	c.reveal(warm)
-	key := c.create("held in a frozen network").body.String(t, "access_key")
+	proxy, c, key := claimThroughProxy(t, s, redis, "held in a frozen network")
 	proxy.Hold("EVALSHA", 900*time.Millisecond) // REDIS_TIMEOUT is 500ms
-	before := proxy.Count("EVALSHA")
+	before := proxy.Answered("EVALSHA")
 	if got := c.reveal(key); got.Status != 503 {
 		t.Errorf("reveal with its claim held: %d, want 503", got.Status)
 	}
-	// The held claim reaches Redis after the request gave up.
-	apitest.WaitFor(t, 5*time.Second, "the held claim to reach Redis", func() bool { return proxy.Count("EVALSHA") > before })
-	time.Sleep(time.Second) // the hold itself: Redis runs the claim now, and must refuse it
+	// Redis runs the held claim after the request gave up, and must refuse it.
+	apitest.WaitFor(t, 5*time.Second, "Redis to answer the held claim", func() bool { return proxy.Answered("EVALSHA") > before })
 	proxy.Hold("EVALSHA", 0)
 	if got := c.reveal(key); got.Status != 200 || got.body["content"] != "held in a frozen network" {
 		t.Errorf("after the freeze: %d %v, want the secret", got.Status, got.body)
+	}
+	if got := c.reveal(key); got.Status != 404 {
+		t.Errorf("second reader: %d, want 404", got.Status)
 	}
 }
 

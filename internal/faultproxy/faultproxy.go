@@ -29,6 +29,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	counts    map[string]int
+	answered  map[string]int // replies Redis sent back, per command name (forwarded or not)
 	dropReply map[string]int // command name → how many replies to drop
 	down      bool
 	delay     time.Duration
@@ -44,7 +45,7 @@ func Start(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target, counts: map[string]int{}, dropReply: map[string]int{}, holdCmd: map[string]time.Duration{}, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, counts: map[string]int{}, answered: map[string]int{}, dropReply: map[string]int{}, holdCmd: map[string]time.Duration{}, conns: map[net.Conn]struct{}{}}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.Close)
 	return p
@@ -58,6 +59,14 @@ func (p *Proxy) Count(cmd string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.counts[strings.ToUpper(cmd)]
+}
+
+// Answered is how many commands named cmd Redis has answered (whether or
+// not the reply then reached the client).
+func (p *Proxy) Answered(cmd string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answered[strings.ToUpper(cmd)]
 }
 
 // DropReplies makes the next n replies to cmd vanish: the command reaches
@@ -176,6 +185,9 @@ func (p *Proxy) serve(client net.Conn) {
 		if err != nil {
 			return
 		}
+		p.mu.Lock()
+		p.answered[name]++
+		p.mu.Unlock()
 		if drop { // Redis has run the command; the client never learns how it went
 			reset(client)
 			return
