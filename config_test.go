@@ -135,6 +135,18 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 	if !strings.Contains(buf.String(), "max_ttl_hours") {
 		t.Errorf("the config log lacks its settings: %s", buf.String())
 	}
+
+	// Sentinel URLs carry the master's password in the query.
+	c, err = loadConfig(map[string]string{"SECRET_KEY": strongKey, "REDIS_MODE": "sentinel",
+		"REDIS_URL": "redis://:sentpass@s1:26379?master_name=m&password=masterpass&addr=s2:26379"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("start", "config", c)
+	if strings.Contains(buf.String(), "sentpass") || strings.Contains(buf.String(), "masterpass") || !strings.Contains(buf.String(), "s1:26379") {
+		t.Errorf("sentinel URL logged with a credential, or not at all: %s", buf.String())
+	}
 }
 
 func TestWeakSecret(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -38,7 +39,8 @@ type Options struct {
 	// URL is, by Mode:
 	//   single:   redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path?db=N
 	//   sentinel: redis://[user:pass@]sentinel:26379?master_name=NAME&addr=sentinel2:26379&…
-	//             (the credentials are used for the sentinels and the master alike)
+	//             (the user info serves the sentinels and the master alike;
+	//             &username=…&password=… set the master's own instead)
 	//   cluster:  redis://[user:pass@]node:6379?addr=node2:6379&addr=node3:6379
 	// Empty means the embedded store.
 	URL  string
@@ -129,7 +131,14 @@ func newClient(opts Options) (redis.UniversalClient, error) {
 		if err != nil || o.MasterName == "" {
 			return nil, fmt.Errorf("%w (sentinel: add ?master_name=NAME)", bad)
 		}
-		o.Username, o.Password = o.SentinelUsername, o.SentinelPassword
+		// The user info serves the sentinels and, unless ?username= or
+		// ?password= name the master's own, the master too.
+		if o.Username == "" {
+			o.Username = o.SentinelUsername
+		}
+		if o.Password == "" {
+			o.Password = o.SentinelPassword
+		}
 		if opts.SentinelPassword != "" {
 			o.SentinelPassword = opts.SentinelPassword
 		}
@@ -225,7 +234,10 @@ func openEmbedded(timeout time.Duration, logger *slog.Logger) (*Store, error) {
 	return newStore(redis.NewClient(ro), timeout, m), nil
 }
 
-// Redacted returns rawURL without its password, for logs.
+// Redacted returns rawURL fit for a log: the password of the user info and
+// the value of every query parameter that can carry a credential
+// (password, username, sentinel_password, …) are replaced. A URL that does
+// not parse is not echoed at all.
 func Redacted(rawURL string) string {
 	if rawURL == "" {
 		return ""
@@ -234,7 +246,26 @@ func Redacted(rawURL string) string {
 	if err != nil {
 		return "[unparsable]"
 	}
+	q := u.Query()
+	for k := range q {
+		if credentialParam(k) {
+			q[k] = []string{"xxxxx"}
+		}
+	}
+	u.RawQuery = q.Encode()
 	return u.Redacted()
+}
+
+// credentialParam says whether a query parameter of a Redis URL may hold a
+// credential.
+func credentialParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "user", "secret", "token", "auth", "key"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // SetLogger sends go-redis's own messages to l. go-redis has one logger for

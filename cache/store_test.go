@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/readonce/readonce/internal/faultproxy"
 )
@@ -266,8 +267,44 @@ func TestOpenRejects(t *testing.T) {
 }
 
 func TestRedacted(t *testing.T) {
-	if got := Redacted("redis://user:hunter2@host:6379/0"); strings.Contains(got, "hunter2") {
-		t.Errorf("Redacted kept the password: %q", got)
+	for _, u := range []string{
+		"redis://user:hunter2@host:6379/0",
+		"redis://s1:26379?master_name=m&password=hunter2&addr=s2:26379",
+		"redis://:hunter2@s1:26379?master_name=m&sentinel_password=hunter2&username=hunter2",
+		"rediss://h:6380/0?Password=hunter2",
+	} {
+		got := Redacted(u)
+		if strings.Contains(got, "hunter2") {
+			t.Errorf("Redacted(%q) kept a credential: %q", u, got)
+		}
+		if !strings.Contains(got, "6379") && !strings.Contains(got, "6380") {
+			t.Errorf("Redacted(%q) lost the address: %q", u, got)
+		}
+	}
+	if got := Redacted("redis://h:6379?master_name=mymaster&addr=b:1"); !strings.Contains(got, "master_name=mymaster") || !strings.Contains(got, "addr=b") {
+		t.Errorf("Redacted dropped harmless parameters: %q", got)
+	}
+}
+
+// A Sentinel URL's ?password= is the master's password: honoured, not
+// silently replaced by the sentinels' (it was, before).
+func TestSentinelURLCredentials(t *testing.T) {
+	for _, c := range []struct {
+		url, wantUser, wantPass string
+	}{
+		{"redis://su:spass@s1:26379?master_name=m", "su", "spass"},
+		{"redis://su:spass@s1:26379?master_name=m&password=mpass", "su", "mpass"},
+		{"redis://s1:26379?master_name=m&username=mu&password=mpass", "mu", "mpass"},
+	} {
+		rdb, err := newClient(Options{URL: c.url, Mode: ModeSentinel, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := rdb.(*redis.Client).Options()
+		rdb.Close()
+		if o.Username != c.wantUser || o.Password != c.wantPass {
+			t.Errorf("%s: master credentials (%q, %q), want (%q, %q)", Redacted(c.url), o.Username, o.Password, c.wantUser, c.wantPass)
+		}
 	}
 }
 
