@@ -71,6 +71,10 @@ type config struct {
 	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string     `env:"LOG_FORMAT"` // text or json; default json in production
 
+	// rawKeys are SECRET_KEY and SECRET_KEY_PREVIOUS entries as given,
+	// where trimming changed them: they still open, never seal.
+	rawKeys []string
+
 	// ephemeralKey is set when SECRET_KEY was not given (development on the
 	// embedded store only): a random key that dies with the process.
 	ephemeralKey bool
@@ -120,6 +124,17 @@ func (c *config) complete() {
 			c.LogFormat = "json"
 		}
 	}
+	// One rule for every server key: surrounding whitespace (a newline from
+	// a mounted file, a space after a comma) is not part of it. A key that
+	// had some may have sealed secrets as it was: that form still opens
+	// (rawKeys), and start-up warns.
+	c.rawKeys = nil
+	for _, k := range append([]string{c.SecretKey}, c.SecretKeyPrevious...) {
+		if t := strings.TrimSpace(k); t != k && t != "" {
+			c.rawKeys = append(c.rawKeys, k)
+		}
+	}
+	c.SecretKey = strings.TrimSpace(c.SecretKey)
 	for i, k := range c.SecretKeyPrevious {
 		c.SecretKeyPrevious[i] = strings.TrimSpace(k)
 	}
@@ -284,9 +299,15 @@ func (c *config) trustedProxies() []netip.Prefix {
 
 // The configuration as each package wants it.
 
+// sealerKeys: SECRET_KEY seals; the previous keys, and every key as it was
+// given before trimming, still open.
 func (c *config) sealerKeys() (current []byte, previous [][]byte) {
-	for _, k := range c.SecretKeyPrevious {
-		previous = append(previous, []byte(k))
+	seen := map[string]bool{c.SecretKey: true}
+	for _, k := range append(append([]string{}, c.SecretKeyPrevious...), c.rawKeys...) {
+		if !seen[k] {
+			seen[k] = true
+			previous = append(previous, []byte(k))
+		}
 	}
 	return []byte(c.SecretKey), previous
 }
@@ -396,6 +417,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int("redis_min_replicas_ack", c.MinReplicasAck),
 		slog.String("secret_key", key),
 		slog.Int("previous_keys", len(c.SecretKeyPrevious)),
+		slog.Int("untrimmed_keys", len(c.rawKeys)),
 		slog.Int("max_content_bytes", c.MaxContentBytes),
 		slog.Int("default_ttl_hours", c.DefaultTTLHours),
 		slog.Int("max_ttl_hours", c.MaxTTLHours),

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/readonce/readonce/seal"
 )
 
 const strongKey = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -162,5 +165,54 @@ func TestWeakSecret(t *testing.T) {
 		if got := weakSecret(k); got != want {
 			t.Errorf("weakSecret(%q) = %v, want %v", k, got, want)
 		}
+	}
+}
+
+// One whitespace rule for SECRET_KEY and SECRET_KEY_PREVIOUS: both are
+// trimmed, and a key given with whitespace still opens what it sealed as
+// given. Before, SECRET_KEY was used verbatim and previous keys trimmed, so
+// a key with a trailing newline could not be rotated out.
+func TestSecretKeyWhitespaceRule(t *testing.T) {
+	t.Parallel()
+	const other = "0bd1bd3c1b8d2c4b8e1b5e0ee1b2f7f5a9a7d5c3e9f1c2b4d6a8e0f2a4c6e8d0"
+	sealWith := func(key string) (ak, lk string, blob []byte) {
+		s, err := seal.New([]byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ak, _ = s.NewAccessKey()
+		lk, _ = s.LookupKey(ak)
+		now := time.Now()
+		blob, err = s.Seal(ak, lk, []byte("sealed before"), now, now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ak, lk, blob
+	}
+	opens := func(env map[string]string, ak, lk string, blob []byte) bool {
+		c, err := loadConfig(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, prev := c.sealerKeys()
+		s, err := seal.New(cur, prev...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, err = s.Open(ak, lk, blob)
+		return err == nil
+	}
+	ak, lk, blob := sealWith(strongKey + "\n") // sealed by a key read verbatim from a file
+	for name, env := range map[string]map[string]string{
+		"same key, newline and all":            {"SECRET_KEY": strongKey + "\n"},
+		"rotated: the newline key is previous": {"SECRET_KEY": other, "SECRET_KEY_PREVIOUS": strongKey + "\n"},
+	} {
+		if !opens(env, ak, lk, blob) {
+			t.Errorf("%s: a secret sealed under the untrimmed key no longer opens", name)
+		}
+	}
+	c, _ := loadConfig(map[string]string{"SECRET_KEY": " " + strongKey + "\n", "SECRET_KEY_PREVIOUS": other + " "})
+	if c.SecretKey != strongKey || c.SecretKeyPrevious[0] != other || len(c.rawKeys) != 2 {
+		t.Errorf("keys not trimmed alike: %d raw variants", len(c.rawKeys))
 	}
 }

@@ -43,6 +43,9 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 	} else if weakSecret(cfg.SecretKey) {
 		log.Warn("SECRET_KEY looks weak; production would refuse it")
 	}
+	if len(cfg.rawKeys) > 0 {
+		log.Warn("SECRET_KEY or SECRET_KEY_PREVIOUS has surrounding whitespace (a trailing newline?): it is trimmed; secrets sealed under the untrimmed value still open", "untrimmed_keys", len(cfg.rawKeys))
+	}
 	current, previous := cfg.sealerKeys()
 	sealer, err := seal.New(current, previous...)
 	if err != nil {
