@@ -73,7 +73,8 @@ type config struct {
 
 	// rawKeys are SECRET_KEY and SECRET_KEY_PREVIOUS entries as given,
 	// where trimming changed them: they still open, never seal.
-	rawKeys []string
+	rawKeys         []string
+	previousAsGiven []string // SECRET_KEY_PREVIOUS before trimming
 
 	// ephemeralKey is set when SECRET_KEY was not given (development on the
 	// embedded store only): a random key that dies with the process.
@@ -135,6 +136,7 @@ func (c *config) complete() {
 		}
 	}
 	c.SecretKey = strings.TrimSpace(c.SecretKey)
+	c.previousAsGiven = slices.Clone(c.SecretKeyPrevious)
 	for i, k := range c.SecretKeyPrevious {
 		c.SecretKeyPrevious[i] = strings.TrimSpace(k)
 	}
@@ -216,7 +218,9 @@ func (c *config) validateKeys(bad complaint) {
 	for i, k := range c.SecretKeyPrevious {
 		if k == "" {
 			bad("SECRET_KEY_PREVIOUS", "entry %d is empty", i+1)
-		} else if k == c.SecretKey {
+		} else if k == c.SecretKey && c.previousAsGiven[i] == k {
+			// (with whitespace it is the untrimmed old form of a key trimmed
+			// by hand: it opens what it sealed)
 			bad("SECRET_KEY_PREVIOUS", "entry %d repeats SECRET_KEY", i+1)
 		}
 	}

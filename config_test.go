@@ -206,6 +206,7 @@ func TestSecretKeyWhitespaceRule(t *testing.T) {
 	for name, env := range map[string]map[string]string{
 		"same key, newline and all":            {"SECRET_KEY": strongKey + "\n"},
 		"rotated: the newline key is previous": {"SECRET_KEY": other, "SECRET_KEY_PREVIOUS": strongKey + "\n"},
+		"trimmed by hand, old form previous":   {"SECRET_KEY": strongKey, "SECRET_KEY_PREVIOUS": strongKey + "\n"},
 	} {
 		if !opens(env, ak, lk, blob) {
 			t.Errorf("%s: a secret sealed under the untrimmed key no longer opens", name)
