@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -314,6 +316,12 @@ func (c *config) sealerKeys() (current []byte, previous [][]byte) {
 		}
 	}
 	return []byte(c.SecretKey), previous
+}
+
+// limiterKey keys the rate limiter's bucket names (HMAC): its own HKDF
+// label, so it is unrelated to the sealing pepper.
+func (c *config) limiterKey() ([]byte, error) {
+	return hkdf.Key(sha256.New, []byte(c.SecretKey), nil, "readonce/v1/rate-limit", 32)
 }
 
 func (c *config) cacheOptions(log *slog.Logger) cache.Options {

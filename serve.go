@@ -67,13 +67,17 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 	}
 
 	reg := newRegistry(d.store)
+	limiterKey, err := cfg.limiterKey()
+	if err != nil {
+		return nil, fmt.Errorf("rate limiter key: %w", err)
+	}
 	var creators server.Authenticator
 	if cfg.RequireAuth {
 		if creators, err = cfg.tokens(); err != nil {
 			return nil, err
 		}
 	}
-	if d.srv, err = server.New(cfg.serverConfig(log, d.store.Limiter(), reg, creators), d.store, sealer); err != nil {
+	if d.srv, err = server.New(cfg.serverConfig(log, d.store.Limiter(limiterKey), reg, creators), d.store, sealer); err != nil {
 		return nil, err
 	}
 	if d.ln, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))); err != nil {

@@ -69,9 +69,12 @@ func (s *Server) revealAllowed(ctx *fasthttp.RequestCtx) error {
 	return s.allow(ctx, limitNotFound, s.cfg.NotFoundLimit, 0)
 }
 
-// chargeNotFound spends one 404 of the client's budget.
-func (s *Server) chargeNotFound(ctx *fasthttp.RequestCtx) {
-	_ = s.allow(ctx, limitNotFound, s.cfg.NotFoundLimit, 1)
+// spendNotFound pays for one 404 from the client's budget, in one atomic
+// step, before the 404 is told: a miss the budget cannot pay for answers
+// 429 instead. (Looking first and paying after let 100 concurrent misses
+// against a budget of 5 learn 14 × "not found".)
+func (s *Server) spendNotFound(ctx *fasthttp.RequestCtx) error {
+	return s.allow(ctx, limitNotFound, s.cfg.NotFoundLimit, 1)
 }
 
 // allow asks the limiter. Limits off, or a limiter that cannot reach Redis,
@@ -80,7 +83,7 @@ func (s *Server) allow(ctx *fasthttp.RequestCtx, name string, l RateLimit, cost 
 	if !l.on() || s.cfg.Limiter == nil {
 		return nil
 	}
-	ok, retry, err := s.cfg.Limiter.Allow(context.Background(), name+":"+s.clientIP(ctx).String(), l.PerMinute, l.burst(), time.Minute, cost)
+	ok, retry, err := s.cfg.Limiter.Allow(context.Background(), name+":"+clientBucket(s.clientIP(ctx)), l.PerMinute, l.burst(), time.Minute, cost)
 	if err != nil {
 		s.log.Warn("rate limiter unavailable", "limit", name, "request_id", requestID(ctx), "error", err)
 		return nil
@@ -94,32 +97,49 @@ func (s *Server) allow(ctx *fasthttp.RequestCtx, name string, l RateLimit, cost 
 // clientIP is the peer's address, or — only when the peer is a trusted
 // proxy — the right-most address in X-Forwarded-For that is not itself a
 // trusted proxy. Anyone can write X-Forwarded-For; only proxies we trust
-// get to speak for the client.
+// get to speak for the client. Every X-Forwarded-For line counts, as one
+// list in order (RFC 9110 §5.3): a proxy that appends its own line after
+// the client's must not let the client's line decide. A hop that is not an
+// address makes the whole header worthless: the peer is used.
 func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
 	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
 	peer = peer.Unmap()
 	if !s.trusted(peer) {
 		return peer
 	}
-	xff := string(ctx.Request.Header.Peek("X-Forwarded-For"))
-	for xff != "" {
-		var hop string
-		if i := strings.LastIndexByte(xff, ','); i >= 0 {
-			hop, xff = xff[i+1:], xff[:i]
-		} else {
-			hop, xff = xff, ""
+	lines := ctx.Request.Header.PeekAll("X-Forwarded-For")
+	client := peer
+	for i := len(lines) - 1; i >= 0; i-- {
+		xff := string(lines[i])
+		for xff != "" {
+			var hop string
+			if j := strings.LastIndexByte(xff, ','); j >= 0 {
+				hop, xff = xff[j+1:], xff[:j]
+			} else {
+				hop, xff = xff, ""
+			}
+			addr, err := netip.ParseAddr(strings.TrimSpace(hop))
+			if err != nil {
+				return peer // garbage: nothing in this header is to be believed
+			}
+			client = addr.Unmap().WithZone("")
+			if !s.trusted(client) {
+				return client
+			}
 		}
-		addr, err := netip.ParseAddr(strings.TrimSpace(hop))
-		if err != nil {
-			return peer // a mangled header: fall back to the proxy itself
-		}
-		addr = addr.Unmap()
-		if !s.trusted(addr) {
-			return addr
-		}
-		peer = addr
 	}
-	return peer
+	return client
+}
+
+// clientBucket is what a client's rate limits are counted under: its IPv4
+// address, or its IPv6 /64 (one subscriber usually holds a whole /64, and
+// could otherwise rotate through 2^64 addresses).
+func clientBucket(a netip.Addr) string {
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,7 +69,7 @@ func TestRateLimits(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	a := startApp(t, be, withConfig(func(c *server.Config) {
-		c.Limiter = st.Limiter()
+		c.Limiter = st.Limiter([]byte("limiter-key-for-tests"))
 		c.CreateLimit = server.RateLimit{PerMinute: 60, Burst: 3}
 		c.NotFoundLimit = server.RateLimit{PerMinute: 60, Burst: 2}
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")} // the in-memory peer
@@ -121,7 +123,7 @@ func TestRateLimits(t *testing.T) {
 
 	t.Run("untrusted peers cannot pick their address", func(t *testing.T) {
 		b := startApp(t, be, withConfig(func(c *server.Config) {
-			c.Limiter = st.Limiter()
+			c.Limiter = st.Limiter([]byte("limiter-key-for-tests"))
 			c.CreateLimit = server.RateLimit{PerMinute: 60, Burst: 1}
 		}))
 		b.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", "192.0.2.50")
@@ -187,4 +189,91 @@ func grep(text, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// limitedApp allows 3 creates and 5 misses a minute per client, behind a
+// trusted proxy (the in-memory listener's peer is 0.0.0.0).
+func limitedApp(t *testing.T) *app {
+	be := miniBackend(t)
+	st, err := cache.Open(cache.Options{URL: be.url(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return startApp(t, be, withConfig(func(c *server.Config) {
+		c.Limiter = st.Limiter([]byte("limiter-key-for-tests"))
+		c.CreateLimit = server.RateLimit{PerMinute: 60, Burst: 3}
+		c.NotFoundLimit = server.RateLimit{PerMinute: 60, Burst: 5}
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")}
+	}))
+}
+
+// createsUntilLimited counts creates answered 201 before the first 429
+// (at most 10), each request sending the X-Forwarded-For lines that
+// lines(i) gives.
+func createsUntilLimited(a *app, lines func(i int) []string) int {
+	for i := range 10 {
+		var h []string
+		for _, l := range lines(i) {
+			h = append(h, "X-Forwarded-For", l)
+		}
+		if a.do("POST", "/api/v1/secrets/", `{"content":"x"}`, h...).Status == 429 {
+			return i
+		}
+	}
+	return 10
+}
+
+func TestClientAddresses(t *testing.T) {
+	t.Run("every X-Forwarded-For line counts, right-most last", func(t *testing.T) {
+		a := limitedApp(t)
+		// The client writes a line of its own; the proxy appends the real one.
+		n := createsUntilLimited(a, func(i int) []string { return []string{fmt.Sprintf("198.51.100.%d", i), "192.0.2.77"} })
+		if n != 3 {
+			t.Errorf("%d creates before 429 with a client-written first line, want 3 (the limit of 192.0.2.77)", n)
+		}
+	})
+	t.Run("a hop that is not an address: the peer counts", func(t *testing.T) {
+		a := limitedApp(t)
+		n := createsUntilLimited(a, func(i int) []string { return []string{fmt.Sprintf("192.0.2.%d, not-an-address", i)} })
+		if n != 3 {
+			t.Errorf("%d creates before 429 with garbage in the header, want 3 (the peer's limit)", n)
+		}
+	})
+	t.Run("IPv6 clients share their /64, zone ids dropped", func(t *testing.T) {
+		a := limitedApp(t)
+		same64 := []string{"2001:db8:1:2::1", "2001:db8:1:2::ffff", "2001:db8:1:2:aaaa::9%eth0", "2001:db8:1:2::7"}
+		n := createsUntilLimited(a, func(i int) []string { return []string{same64[i%len(same64)]} })
+		if n != 3 {
+			t.Errorf("%d creates before 429 from one /64, want 3", n)
+		}
+		if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "X-Forwarded-For", "2001:db8:1:3::1"); r.Status != 201 {
+			t.Errorf("the next /64 was limited too: %d", r.Status)
+		}
+	})
+}
+
+// The 404 budget is paid before a 404 is told, atomically: 100 concurrent
+// misses against a budget of 5 learn "not found" exactly 5 times.
+func TestNotFoundBudgetIsAtomic(t *testing.T) {
+	a := limitedApp(t)
+	var mu sync.Mutex
+	got := map[int]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 100 {
+		wg.Go(func() {
+			<-start
+			key := fmt.Sprintf("%043d", i) // well-formed, never stored
+			r := a.do("GET", "/api/v1/secrets/"+strings.ReplaceAll(key, "0", "A"), "", "X-Forwarded-For", "203.0.113.50")
+			mu.Lock()
+			got[r.Status]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if got[404] != 5 || got[429] != 95 {
+		t.Errorf("100 concurrent misses, budget 5: %v (status → count), want 5 × 404 and 95 × 429", got)
+	}
 }

@@ -72,7 +72,9 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) error {
 	accessKey, _ := ctx.UserValue("access_key").(string)
 	secret, err := s.secrets.reveal(context.Background(), accessKey)
 	if err == errSecretNotFound {
-		s.chargeNotFound(ctx)
+		if limited := s.spendNotFound(ctx); limited != nil {
+			return limited
+		}
 	}
 	if err != nil {
 		return err
