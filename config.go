@@ -13,8 +13,10 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/prometheus/client_golang/prometheus"
@@ -173,9 +175,8 @@ func (c *config) validateListening(bad complaint) {
 	if c.Port < 0 || c.Port > 65535 {
 		bad("PORT", "must be 0..65535, got %d", c.Port)
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
-		u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		bad("PUBLIC_URL", "must be an http(s) URL with a host and no query, e.g. https://secrets.example.com")
+	if err := checkPublicURL(c.PublicURL); err != nil {
+		bad("PUBLIC_URL", "%v; want an http(s) URL such as https://secrets.example.com", err)
 	}
 	for name, addr := range map[string]string{"METRICS_ADDR": c.MetricsAddr, "PPROF_ADDR": c.PprofAddr} {
 		if addr == "" {
@@ -280,6 +281,58 @@ func (c *config) validateSizes(bad complaint) {
 	if c.DefaultTTLHours < 1 || c.DefaultTTLHours > c.MaxTTLHours {
 		bad("DEFAULT_TTL_HOURS", "must be 1..MAX_TTL_HOURS (%d), got %d", c.MaxTTLHours, c.DefaultTTLHours)
 	}
+}
+
+// checkPublicURL accepts scheme://host[:port][/path] and nothing looser:
+// the URL goes into every link handed out and into the docs page's CSP, so
+// a query, a fragment, credentials, white space or a stray character in the
+// host is refused rather than repaired.
+func checkPublicURL(raw string) error {
+	if strings.ContainsAny(raw, "?#;,'\"<>\\ \t\r\n") || strings.ContainsFunc(raw, unicode.IsControl) {
+		return errors.New("holds a query, a fragment, white space or a character that has no place in it")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("does not parse")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("scheme is not http or https")
+	case u.User != nil:
+		return errors.New("holds credentials")
+	case u.Opaque != "" || u.Host == "":
+		return errors.New("has no host")
+	}
+	host, port := u.Hostname(), u.Port()
+	if strings.HasSuffix(u.Host, ":") {
+		return errors.New("has an empty port")
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return errors.New("port is not 1..65535")
+		}
+	}
+	if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+		return errors.New("host is not a DNS name or an IP address")
+	}
+	return nil
+}
+
+// validHostname: dot-separated labels of letters, digits and hyphens.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parseProxy reads one TRUSTED_PROXIES entry: a CIDR or a single address.

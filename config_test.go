@@ -59,6 +59,14 @@ func TestConfigRejects(t *testing.T) {
 		{"PORT out of range", map[string]string{"PORT": "70000"}, "PORT"},
 		{"PUBLIC_URL without scheme", map[string]string{"PUBLIC_URL": "secrets.example.com"}, "PUBLIC_URL"},
 		{"PUBLIC_URL with query", map[string]string{"PUBLIC_URL": "https://x.example/?a=b"}, "PUBLIC_URL"},
+		{"PUBLIC_URL with an empty query", map[string]string{"PUBLIC_URL": "https://h?"}, "PUBLIC_URL"},
+		{"PUBLIC_URL with an empty fragment", map[string]string{"PUBLIC_URL": "https://h#"}, "PUBLIC_URL"},
+		{"PUBLIC_URL with a space", map[string]string{"PUBLIC_URL": "https://h .example"}, "PUBLIC_URL"},
+		{"PUBLIC_URL port over 65535", map[string]string{"PUBLIC_URL": "https://h.example:70000"}, "PUBLIC_URL"},
+		{"PUBLIC_URL empty port", map[string]string{"PUBLIC_URL": "https://h.example:"}, "PUBLIC_URL"},
+		{"PUBLIC_URL host with ;", map[string]string{"PUBLIC_URL": "https://h.example;script-src"}, "PUBLIC_URL"},
+		{"PUBLIC_URL with credentials", map[string]string{"PUBLIC_URL": "https://u:p@h.example"}, "PUBLIC_URL"},
+		{"PUBLIC_URL host with _", map[string]string{"PUBLIC_URL": "https://under_score.example"}, "PUBLIC_URL"},
 		{"REDIS_TIMEOUT not a duration", map[string]string{"REDIS_TIMEOUT": "2"}, "REDIS_TIMEOUT"},
 		{"REDIS_TIMEOUT zero", map[string]string{"REDIS_TIMEOUT": "0s"}, "REDIS_TIMEOUT"},
 		{"MAX_CONTENT_BYTES zero", map[string]string{"MAX_CONTENT_BYTES": "0"}, "MAX_CONTENT_BYTES"},
@@ -89,6 +97,16 @@ func TestConfigRejects(t *testing.T) {
 				t.Errorf("error quotes SECRET_KEY: %q", err)
 			}
 		})
+	}
+}
+
+func TestConfigAcceptsPublicURLs(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"https://secrets.example.com", "http://localhost:8000", "https://h.example:8443/readonce",
+		"http://127.0.0.1:8000", "https://[2001:db8::1]:8443", "https://xn--bcher-kva.example/"} {
+		if _, err := loadConfig(map[string]string{"PUBLIC_URL": u}); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
 	}
 }
 

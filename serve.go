@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/readonce/readonce/cache"
 	"github.com/readonce/readonce/seal"
@@ -42,6 +43,9 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 		log.Warn("SECRET_KEY is not set: using a random key for this process only; secrets will not open after a restart")
 	} else if weakSecret(cfg.SecretKey) {
 		log.Warn("SECRET_KEY looks weak; production would refuse it")
+	}
+	if cfg.production() && strings.HasPrefix(cfg.PublicURL, "http://") {
+		log.Warn("PUBLIC_URL is http:// in production: every link handed out sends its key in clear text; use https://", "public_url", cfg.PublicURL)
 	}
 	if len(cfg.rawKeys) > 0 {
 		log.Warn("SECRET_KEY or SECRET_KEY_PREVIOUS has surrounding whitespace (a trailing newline?): it is trimmed; secrets sealed under the untrimmed value still open", "untrimmed_keys", len(cfg.rawKeys))

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strings"
 
 	swaggerfiles "github.com/swaggo/files/v2"
 	"github.com/valyala/fasthttp"
@@ -175,13 +176,21 @@ func ttlLabel(h int) string {
 	return fmt.Sprintf("%d hours", h)
 }
 
-// origin is scheme://host of u, for a CSP source.
+// origin is scheme://host[:port] of u, for a CSP source: rebuilt from the
+// parsed parts, and empty (so the policy allows only 'self') unless every
+// character of it is one a CSP source cannot misread.
 func origin(u string) string {
 	p, err := url.Parse(u)
-	if err != nil || p.Host == "" {
+	if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
 		return ""
 	}
-	return p.Scheme + "://" + p.Host
+	o := p.Scheme + "://" + p.Host
+	for _, r := range p.Host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-:[]", r)) {
+			return ""
+		}
+	}
+	return o
 }
 
 // cspSource is the CSP source expression that allows exactly the script at
