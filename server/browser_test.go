@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 
+	"github.com/readonce/readonce/internal/apitest"
+
 	"github.com/readonce/readonce/cache"
 	"github.com/readonce/readonce/internal/browsertest"
 	"github.com/readonce/readonce/seal"
@@ -173,6 +175,56 @@ func TestIntegrationSharingInBrowser(t *testing.T) {
 	}
 	for _, p := range b.Problems() {
 		if !strings.Contains(p, "404") { // the used link's fetch logs its 404
+			t.Errorf("browser reported: %s", p)
+		}
+	}
+}
+
+// Share links opened one after another in one tab: a damaged %-escape
+// says the link is incomplete (it was a blank page); a second link opened
+// by changing the fragment shows its own secret, not the first one's; and
+// "already read" belongs to the page that showed a secret, not to the tab.
+func TestIntegrationShareLinksInOneTab(t *testing.T) {
+	be := miniBackend(t)
+	base := serveTCPOn(t, server.Config{}, be)
+	api := apitest.New(base, nil)
+	first, second := api.Create(t, "the first secret"), api.Create(t, "the second secret")
+	b := browsertest.Start(t)
+	statusHas := func(what string) string {
+		msg, _ := chromedp.Run(b.Ctx, chromedp.Poll[string](`(() => { const t = document.getElementById("status").textContent; return t.includes(`+"`"+what+"`"+`) ? t : null })()`))
+		return msg
+	}
+
+	b.Do("open a link with a damaged %-escape", chromedp.Navigate(base+"/s#%E0%A4%A"), chromedp.WaitReady(chromedp.CSS("#status")))
+	if msg := statusHas("incomplete"); !strings.Contains(msg, "incomplete") {
+		t.Errorf("damaged %%-escape: status %q, want the incomplete-link message", msg)
+	}
+
+	b.Do("open the first link and reveal", chromedp.Navigate(base+"/s#"+first), chromedp.WaitVisible(chromedp.CSS("#reveal")),
+		chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#content")))
+	if got, _ := chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#content"))); got != "the first secret" {
+		t.Fatalf("first link: %q", got)
+	}
+
+	// Paste the second link into the same tab: only the fragment changes.
+	b.Do("open the second link in the same tab", chromedp.Evaluate[chromedp.Void](`location.hash = "`+second+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#reveal")))
+	shown, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.getElementById("secret").hidden ? "" : document.getElementById("content").value`))
+	if shown != "" {
+		t.Errorf("after opening the second link the page still shows %q", shown)
+	}
+	b.Do("reveal the second", chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#content")))
+	if got, _ := chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#content"))); got != "the second secret" {
+		t.Errorf("second link in the same tab: %q, want the second secret", got)
+	}
+
+	// A damaged link opened next in this tab is judged on its own.
+	b.Do("open a damaged link in the same tab", chromedp.Navigate(base+"/s#tooshort"), chromedp.WaitReady(chromedp.CSS("#status")))
+	if msg := statusHas("incomplete"); !strings.Contains(msg, "incomplete") {
+		t.Errorf("a damaged link after a reveal in this tab: %q, want incomplete (not 'already read')", msg)
+	}
+	for _, p := range b.Problems() {
+		if !strings.Contains(p, "404") { // the browser's own /favicon.ico
 			t.Errorf("browser reported: %s", p)
 		}
 	}

@@ -8,43 +8,70 @@
   const status = document.getElementById("status");
   const secret = document.getElementById("secret");
   const content = document.getElementById("content");
-  const key = decodeURIComponent(location.hash.slice(1));
-  const readFlag = "readonce:shown-here";
+  let key = "";
 
   function say(text, kind) {
     status.textContent = text;
     status.className = "status" + (kind ? " " + kind : "");
   }
 
-  function forgetKey() {
-    history.replaceState(null, "", location.pathname + location.search);
+  // The page that showed a secret drops the key from its address and marks
+  // its own history entry: a reload of that entry says "already read",
+  // while any other link opened in the tab is judged on its own.
+  function forgetKey(shown) {
+    history.replaceState(shown ? { readonce: "shown" } : null, "", location.pathname + location.search);
   }
 
-  if (!/^[A-Za-z0-9_-]{43}$/.test(key)) {
-    if (sessionStorage.getItem(readFlag)) {
-      say("This secret has already been read: it was shown once, on this page, and is destroyed now. Reloading cannot bring it back.", "error");
-    } else {
-      say("This link is incomplete: the part after # is missing or damaged. Ask the sender for the whole link.", "error");
+  // start reads the key from the fragment; it runs on load and again when
+  // another link is opened in the same tab (only the fragment changes, so
+  // the page is not reloaded).
+  function start() {
+    ready.hidden = true;
+    secret.hidden = true;
+    content.value = "";
+    reveal.disabled = false;
+    say("");
+    const raw = location.hash.slice(1);
+    try {
+      key = decodeURIComponent(raw);
+    } catch (e) { // a damaged %-escape
+      key = "";
     }
-    return;
+    if (raw === "" && history.state && history.state.readonce === "shown") {
+      say("This secret has already been read: it was shown once, on this page, and is destroyed now. Reloading cannot bring it back.", "error");
+      return;
+    }
+    if (!/^[A-Za-z0-9_-]{43}$/.test(key)) {
+      key = "";
+      say("This link is incomplete: the part after # is missing or damaged. Ask the sender for the whole link.", "error");
+      return;
+    }
+    ready.hidden = false;
   }
-  ready.hidden = false;
+  start();
+  window.addEventListener("hashchange", start);
 
   reveal.addEventListener("click", async function () {
+    if (!key) {
+      return;
+    }
+    const asked = key;
     reveal.disabled = true;
     say("Revealing…");
     let response;
     try {
-      response = await fetch("/api/v1/secrets/" + encodeURIComponent(key), { cache: "no-store" });
+      response = await fetch("/api/v1/secrets/" + encodeURIComponent(asked), { cache: "no-store" });
     } catch (err) {
       say("Could not reach the server. Nothing was revealed; try again.", "error");
       reveal.disabled = false;
       return;
     }
+    if (asked !== key) { // another link was opened meanwhile: this answer is not for it
+      return;
+    }
     if (response.status === 200) {
       const body = await response.json();
-      forgetKey();
-      sessionStorage.setItem(readFlag, "1");
+      forgetKey(true);
       ready.hidden = true;
       content.value = body.content;
       secret.hidden = false;
@@ -53,7 +80,7 @@
       return;
     }
     if (response.status === 404) {
-      forgetKey();
+      forgetKey(false);
       ready.hidden = true;
       say("This secret has already been read, or it has expired. Ask the sender to share it again.", "error");
       return;
