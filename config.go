@@ -69,6 +69,7 @@ type config struct {
 	IdleTimeout     time.Duration `env:"IDLE_TIMEOUT" envDefault:"60s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 	MaxConnections  int           `env:"MAX_CONNECTIONS" envDefault:"10000"`
+	MaxConnsPerIP   int           `env:"MAX_CONNS_PER_IP" envDefault:"256"` // 0: no cap; trusted proxies are never capped
 
 	RedocJSURL string `env:"REDOC_JS_URL"` // empty: server.DefaultRedocJSURL
 
@@ -203,6 +204,9 @@ func (c *config) validateListening(bad complaint) {
 	}
 	if c.MaxConnections < 1 {
 		bad("MAX_CONNECTIONS", "must be at least 1, got %d", c.MaxConnections)
+	}
+	if c.MaxConnsPerIP < 0 || c.MaxConnsPerIP > c.MaxConnections {
+		bad("MAX_CONNS_PER_IP", "must be 0 (no cap) to MAX_CONNECTIONS (%d), got %d", c.MaxConnections, c.MaxConnsPerIP)
 	}
 }
 
@@ -401,6 +405,7 @@ func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *pro
 		WriteTimeout:    c.WriteTimeout,
 		IdleTimeout:     c.IdleTimeout,
 		Concurrency:     c.MaxConnections,
+		MaxConnsPerIP:   c.MaxConnsPerIP,
 		RedocJSURL:      c.RedocJSURL,
 		Logger:          log,
 		Auth:            creators,

@@ -44,7 +44,8 @@ REDIS_URL="redis://127.0.0.1:$RPORT/0" PORT="$APORT" "$tmp/baseline" >/dev/null 
 BASELINE_PID=$!; pids+=($BASELINE_PID)
 
 OPORT=$(free_port)
-REDIS_URL="redis://127.0.0.1:$RPORT/1" PORT="$OPORT" HOST=127.0.0.1 PUBLIC_URL="http://127.0.0.1:$OPORT" \
+# MAX_CONNS_PER_IP=0: the load generator is one address with up to 512 connections.
+REDIS_URL="redis://127.0.0.1:$RPORT/1" PORT="$OPORT" HOST=127.0.0.1 PUBLIC_URL="http://127.0.0.1:$OPORT" MAX_CONNS_PER_IP=0 \
   SECRET_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" env ${READONCE_ENV:-} \
   "$tmp/readonce" >/dev/null 2>"$tmp/readonce.log" &
 READONCE_PID=$!; pids+=($READONCE_PID)

@@ -21,24 +21,25 @@ import (
 type kind int
 
 const (
-	kindInternal         kind = iota // a bug: anything not classified below
-	kindRouteNotFound                // no such route
-	kindMethodNotAllowed             // route exists, method does not
-	kindSecretNotFound               // unknown, expired, read or malformed key
-	kindUnsupportedType              // Content-Type set and not JSON
-	kindBadBody                      // not JSON, or not an object
-	kindInvalid                      // 422: the fields are wrong
-	kindTooLarge                     // body over the limit
-	kindTimeout                      // request not read in time
-	kindBadRequest                   // request not readable at all
-	kindNotAuthenticated             // no bearer token
-	kindInvalidToken                 // a token that does not verify
-	kindRateLimited                  // a client's budget is spent
-	kindUnavailable                  // the store failed; the outcome is unknown
-	kindStorageFull                  // the store refused a write for memory
-	kindCannotOpen                   // a stored secret would not open; put back
-	kindNotReady                     // /ready: the store cannot serve
-	kindPanic                        // a handler panicked (logged with its stack where caught)
+	kindInternal           kind = iota // a bug: anything not classified below
+	kindRouteNotFound                  // no such route
+	kindMethodNotAllowed               // route exists, method does not
+	kindSecretNotFound                 // unknown, expired, read or malformed key
+	kindUnsupportedType                // Content-Type set and not JSON
+	kindBadBody                        // not JSON, or not an object
+	kindInvalid                        // 422: the fields are wrong
+	kindTooLarge                       // body over the limit
+	kindTimeout                        // request not read in time
+	kindBadRequest                     // request not readable at all
+	kindNotAuthenticated               // no bearer token
+	kindInvalidToken                   // a token that does not verify
+	kindRateLimited                    // a client's budget is spent
+	kindUnavailable                    // the store failed; the outcome is unknown
+	kindStorageFull                    // the store refused a write for memory
+	kindCannotOpen                     // a stored secret would not open; put back
+	kindNotReady                       // /ready: the store cannot serve
+	kindPanic                          // a handler panicked (logged with its stack where caught)
+	kindTooManyConnections             // refused at accept: a client's or the server's connections are all taken
 )
 
 // outcome is what a kind of failure becomes.
@@ -52,24 +53,25 @@ type outcome struct {
 
 // outcomes is the one table of failures.
 var outcomes = [...]outcome{
-	kindInternal:         {500, "Internal Server Error", false, "internal error", slog.LevelError},
-	kindRouteNotFound:    {404, "Not Found", false, "", 0},
-	kindMethodNotAllowed: {405, "Method Not Allowed", false, "", 0},
-	kindSecretNotFound:   {404, "Secret not found, expired, or already read", false, "", 0},
-	kindUnsupportedType:  {415, "Content-Type must be application/json", false, "", 0},
-	kindBadBody:          {400, "Request body is not valid JSON", false, "", 0},
-	kindInvalid:          {422, "", false, "", 0},
-	kindTooLarge:         {413, "Request body too large", false, "", 0},
-	kindTimeout:          {408, "Request timeout", false, "", 0},
-	kindBadRequest:       {400, "Invalid HTTP request", false, "", 0},
-	kindNotAuthenticated: {401, "Not authenticated", false, "", 0},
-	kindInvalidToken:     {401, "Could not validate credentials", false, "", 0},
-	kindRateLimited:      {429, "Too many requests, slow down", true, "", 0},
-	kindUnavailable:      {503, "Service temporarily unavailable, try again", true, "store unavailable", slog.LevelWarn},
-	kindStorageFull:      {503, "storage full", true, "store unavailable", slog.LevelWarn},
-	kindCannotOpen:       {503, "Service temporarily unavailable, try again", true, errCannotOpen.Error(), slog.LevelError},
-	kindNotReady:         {503, "Store unavailable", true, "not ready", slog.LevelWarn},
-	kindPanic:            {500, "Internal Server Error", false, "", 0},
+	kindInternal:           {500, "Internal Server Error", false, "internal error", slog.LevelError},
+	kindRouteNotFound:      {404, "Not Found", false, "", 0},
+	kindMethodNotAllowed:   {405, "Method Not Allowed", false, "", 0},
+	kindSecretNotFound:     {404, "Secret not found, expired, or already read", false, "", 0},
+	kindUnsupportedType:    {415, "Content-Type must be application/json", false, "", 0},
+	kindBadBody:            {400, "Request body is not valid JSON", false, "", 0},
+	kindInvalid:            {422, "", false, "", 0},
+	kindTooLarge:           {413, "Request body too large", false, "", 0},
+	kindTimeout:            {408, "Request timeout", false, "", 0},
+	kindBadRequest:         {400, "Invalid HTTP request", false, "", 0},
+	kindNotAuthenticated:   {401, "Not authenticated", false, "", 0},
+	kindInvalidToken:       {401, "Could not validate credentials", false, "", 0},
+	kindRateLimited:        {429, "Too many requests, slow down", true, "", 0},
+	kindUnavailable:        {503, "Service temporarily unavailable, try again", true, "store unavailable", slog.LevelWarn},
+	kindStorageFull:        {503, "storage full", true, "store unavailable", slog.LevelWarn},
+	kindCannotOpen:         {503, "Service temporarily unavailable, try again", true, errCannotOpen.Error(), slog.LevelError},
+	kindNotReady:           {503, "Store unavailable", true, "not ready", slog.LevelWarn},
+	kindPanic:              {500, "Internal Server Error", false, "", 0},
+	kindTooManyConnections: {503, "Too many connections, try again", true, "", 0},
 }
 
 // apiError is a failure that carries more than its kind.
@@ -103,6 +105,8 @@ var (
 	errBadRequest       = &apiError{kind: kindBadRequest}
 	errPanic            = &apiError{kind: kindPanic}
 )
+
+func statusText(code int) string { return fasthttp.StatusMessage(code) }
 
 // retryAfterSeconds is what 503 answers suggest; Redis blips are short.
 const retryAfterSeconds = "1"

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/readonce/readonce/auth"
 	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/internal/apitest"
 	"github.com/readonce/readonce/server"
 )
 
@@ -275,5 +278,78 @@ func TestNotFoundBudgetIsAtomic(t *testing.T) {
 	wg.Wait()
 	if got[404] != 5 || got[429] != 95 {
 		t.Errorf("100 concurrent misses, budget 5: %v (status → count), want 5 × 404 and 95 × 429", got)
+	}
+}
+
+// One client holding keep-alive connections cannot lock others out: past
+// MaxConnsPerIP its next connection is refused with a JSON 503 (with
+// Retry-After and the security headers; fasthttp's own refusal was
+// text/plain), and a freed place is served again. A trusted proxy speaks
+// for many clients and is not capped.
+func TestConnectionsPerClient(t *testing.T) {
+	held := func(a *app, n int) []net.Conn {
+		var conns []net.Conn
+		for range n {
+			c, err := a.ln.Dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			io.WriteString(c, "GET /health HTTP/1.1\r\nHost: readonce.test\r\n\r\n")
+			if r := a.readResponse(c, "GET"); r.Status != 200 {
+				t.Fatalf("connection within the cap: %d", r.Status)
+			}
+			conns = append(conns, c)
+		}
+		return conns
+	}
+	next := func(a *app) response {
+		c, err := a.ln.Dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /health HTTP/1.1\r\nHost: readonce.test\r\nConnection: close\r\n\r\n")
+		return a.readResponse(c, "GET")
+	}
+
+	a := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.MaxConnsPerIP = 2 }))
+	conns := held(a, 2)
+	r := next(a)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" || r.Header.Get("Content-Type") != "application/json" ||
+		r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("third connection of one client: %d %v %s, want a JSON 503 with Retry-After and the security headers", r.Status, r.Header, r.Body)
+	}
+	if d := r.JSON(t).String(t, "detail"); !strings.Contains(d, "connections") {
+		t.Errorf("refusal says %q", d)
+	}
+	other, err := a.ln.DialWithLocalAddr(&net.TCPAddr{IP: net.ParseIP("192.0.2.9"), Port: 40000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(other, "GET /health HTTP/1.1\r\nHost: readonce.test\r\nConnection: close\r\n\r\n")
+	if r := a.readResponse(other, "GET"); r.Status != 200 {
+		t.Errorf("another client while the first is at its cap: %d, want 200", r.Status)
+	}
+	other.Close()
+	conns[0].Close()
+	if !apitest.Eventually(2*time.Second, func() bool { return next(a).Status == 200 }) {
+		t.Errorf("a freed place was not served again")
+	}
+
+	// The server-wide cap (MAX_CONNECTIONS) refuses the same way.
+	full := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.Concurrency = 2 }))
+	held(full, 2)
+	if r := next(full); r.Status != 503 || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Retry-After") == "" {
+		t.Errorf("past MAX_CONNECTIONS: %d %v, want a JSON 503 with Retry-After", r.Status, r.Header)
+	}
+
+	trusted := startApp(t, miniBackend(t), withConfig(func(c *server.Config) {
+		c.MaxConnsPerIP = 2
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")}
+	}))
+	held(trusted, 3)
+	if r := next(trusted); r.Status != 200 {
+		t.Errorf("a trusted proxy's fourth connection: %d, want 200 (not capped per address)", r.Status)
 	}
 }

@@ -32,6 +32,7 @@ type Config struct {
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	Concurrency     int    // most connections served at once
+	MaxConnsPerIP   int    // most from one client address (IPv6: /64); 0: no cap; trusted proxies exempt
 	RedocJSURL      string // where /redoc loads ReDoc from; empty: DefaultRedocJSURL
 
 	// Auth, when set, makes creating a secret require a bearer token.
@@ -100,13 +101,15 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 		metrics:    newMetrics(nilIfNoRegistry(cfg.Metrics)),
 	}
 	s.http = &fasthttp.Server{
-		Handler:               s.middleware(s.routes()),
-		ErrorHandler:          s.transportError,
-		Name:                  "readonce",
-		ReadTimeout:           cfg.ReadTimeout,
-		WriteTimeout:          cfg.WriteTimeout,
-		IdleTimeout:           cfg.IdleTimeout,
-		Concurrency:           cfg.Concurrency,
+		Handler:      s.middleware(s.routes()),
+		ErrorHandler: s.transportError,
+		Name:         "readonce",
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
+		// admission (admission.go) caps connections, with JSON refusals;
+		// fasthttp's own cap, text/plain, stays out of the way.
+		Concurrency:           cfg.Concurrency + 64,
 		MaxRequestBodySize:    MaxBodyBytes(cfg.MaxContentBytes),
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
@@ -130,7 +133,7 @@ func nilIfNoRegistry(r *prometheus.Registry) prometheus.Registerer {
 func MaxBodyBytes(maxContent int) int { return 6*maxContent + 1024 }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.admit(ln)) }
 
 // Shutdown stops accepting, lets in-flight requests finish, and closes idle
 // connections; it gives up when ctx ends.
