@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -225,6 +226,8 @@ func (c *config) validateKeys(bad complaint) {
 	for i, k := range c.SecretKeyPrevious {
 		if k == "" {
 			bad("SECRET_KEY_PREVIOUS", "entry %d is empty", i+1)
+		} else if c.production() && (len(k) < minSecretKey || weakSecret(k)) {
+			bad("SECRET_KEY_PREVIOUS", "entry %d is shorter than %d characters or looks like a placeholder or a low-entropy value", i+1, minSecretKey)
 		} else if k == c.SecretKey && c.previousAsGiven[i] == k {
 			// (with whitespace it is the untrimmed old form of a key trimmed
 			// by hand: it opens what it sealed)
@@ -418,26 +421,78 @@ func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *pro
 	}
 }
 
-// weakSecret catches the keys people paste from examples: placeholders
-// ("your-secret-key-here…", "changeme…") and values with too few distinct
-// characters to be random. A word inside a long random key (openssl rand
-// -base64 48 can spell "test") has many distinct characters around it and
-// does not count.
+// weakSecret is the one strength rule for SECRET_KEY and every
+// SECRET_KEY_PREVIOUS entry: an estimate of the key's entropy must reach
+// minKeyBits, and a key with a placeholder word in it ("changeme",
+// "your-secret-key-here", …) must clear a higher bar, since words are far
+// more guessable than their letters suggest. A word inside a long random key
+// (openssl rand -base64 48 can spell "test") clears it.
 func weakSecret(k string) bool {
-	distinct := map[rune]bool{}
-	for _, r := range k {
-		distinct[r] = true
-	}
-	if len(distinct) < 10 {
-		return true
-	}
+	bits := entropyBits(k)
 	lower := strings.ToLower(k)
-	for _, word := range []string{"change", "secret", "example", "default", "password", "insecure", "replace", "your", "test"} {
-		if strings.Contains(lower, word) && len(distinct) < 24 {
-			return true
+	for _, word := range []string{"change", "secret", "example", "default", "password", "insecure", "replace", "your", "test", "sample", "dummy"} {
+		if strings.Contains(lower, word) {
+			return bits < 2*minKeyBits
 		}
 	}
-	return false
+	return bits < minKeyBits
+}
+
+// minKeyBits is what a server key must be estimated to hold. openssl rand
+// -hex 32 is estimated at about 250 bits.
+const minKeyBits = 128
+
+// entropyBits estimates a key's entropy, in bits, from below: each
+// character is worth log2 of the alphabet its classes span (lower, upper,
+// digits, others), except characters that continue a pattern — a repeat of
+// the one before, a step of an ascending or descending run ("0123", "cba"),
+// or the end of a three-character sequence seen before ("abcabc",
+// "changeme-changeme") — which are worth nothing.
+func entropyBits(k string) float64 {
+	var lower, upper, digit, other bool
+	for _, r := range k {
+		switch {
+		case r >= 'a' && r <= 'z':
+			lower = true
+		case r >= 'A' && r <= 'Z':
+			upper = true
+		case r >= '0' && r <= '9':
+			digit = true
+		default:
+			other = true
+		}
+	}
+	alphabet := 0
+	for _, c := range []struct {
+		on   bool
+		size int
+	}{{lower, 26}, {upper, 26}, {digit, 10}, {other, 33}} {
+		if c.on {
+			alphabet += c.size
+		}
+	}
+	if alphabet < 2 {
+		return 0
+	}
+	rs := []rune(k)
+	seen := map[string]bool{}
+	novel := 0
+	for i, r := range rs {
+		predictable := false
+		if i > 0 {
+			d := r - rs[i-1]
+			predictable = d == 0 || d == 1 || d == -1
+		}
+		if i >= 2 {
+			tri := string(rs[i-2 : i+1])
+			predictable = predictable || seen[tri]
+			seen[tri] = true
+		}
+		if !predictable {
+			novel++
+		}
+	}
+	return float64(novel) * math.Log2(float64(alphabet))
 }
 
 // explainEnvError turns caarlos0/env's field names into variable names.

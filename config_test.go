@@ -83,6 +83,9 @@ func TestConfigRejects(t *testing.T) {
 		{"REDIS_MODE unknown", map[string]string{"REDIS_MODE": "replica"}, "REDIS_MODE"},
 		{"sentinel without URL", map[string]string{"REDIS_MODE": "sentinel", "SECRET_KEY": strongKey}, "REDIS_URL"},
 		{"empty previous key", map[string]string{"SECRET_KEY": strongKey, "SECRET_KEY_PREVIOUS": strongKey + "x,,"}, "SECRET_KEY_PREVIOUS"},
+		{"production with a digit run", prod("SECRET_KEY", strings.Repeat("0123456789", 4)), "SECRET_KEY"},
+		{"production with a weak previous key", prod("SECRET_KEY_PREVIOUS", "changeme-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), "SECRET_KEY_PREVIOUS"},
+		{"production with a short previous key", prod("SECRET_KEY_PREVIOUS", "abc"), "SECRET_KEY_PREVIOUS"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -179,6 +182,12 @@ func TestWeakSecret(t *testing.T) {
 		"this-is-a-test-key-for-production-use-only": true,
 		strongKey: false,
 		"Xq7TestRk2mZ9pLw4vBn8cYdF1hJ6sGt3uEiA0oKyQzMxNbVaWlPjCfDgHrSeUT5": false, // random, happens to spell "Test"
+		strings.Repeat("0123456789", 4):                                    true,  // distinct characters, no entropy
+		"changeme-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":                    true,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":             true,
+		"qwertyqwertyqwertyqwertyqwertyqwerty":                             true,
+		"Kx9vQ2mLp7Rz4tWb8nYc3hJd6fGs1aE5":                                 false, // 32 random characters
+		"0bd1bd3c1b8d2c4b8e1b5e0ee1b2f7f5a9a7d5c3e9f1c2b4d6a8e0f2a4c6e8d0": false,
 	} {
 		if got := weakSecret(k); got != want {
 			t.Errorf("weakSecret(%q) = %v, want %v", k, got, want)
