@@ -228,6 +228,30 @@ func TestIntegrationEvictionGuard(t *testing.T) {
 	if detail := r.body.Str("detail"); r.Status != 503 || !strings.Contains(detail, "volatile-lru") {
 		t.Errorf("/ready on volatile-lru: %d %q, want 503 naming the policy", r.Status, detail)
 	}
+	if r := c.create("into an evicting Redis"); r.Status != 503 || !strings.Contains(r.body.Str("detail"), "volatile-lru") {
+		t.Errorf("create on volatile-lru: %d %v, want 503 naming the policy (a 201 here is a link that may 404)", r.Status, r.body)
+	}
+
+	// A policy switched under a running server: creates stop within
+	// seconds, reveals of what is stored go on, and creates come back
+	// with noeviction.
+	good := redistest.Start(t)
+	_, cg := startOn(t, s, good.URL())
+	kept := cg.create("stored before the switch").body.String(t, "access_key")
+	if reply, err := good.Do("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"); err != nil || reply != "+OK" {
+		t.Fatalf("CONFIG SET: %q %v", reply, err)
+	}
+	apitest.WaitFor(t, 10*time.Second, "creates to be refused under allkeys-lru", func() bool {
+		return cg.create("probe").Status == 503
+	})
+	if r := cg.reveal(kept); r.Status != 200 {
+		t.Errorf("reveal under an evicting policy: %d, want 200", r.Status)
+	}
+	good.Do("CONFIG", "SET", "maxmemory-policy", "noeviction")
+	apitest.WaitFor(t, 10*time.Second, "creates to come back under noeviction", func() bool {
+		return cg.create("probe").Status == 201
+	})
+
 	_, c2 := startOn(t, s, lru.URL(), "REDIS_SKIP_POLICY_CHECK", "true")
 	if r := c2.do("GET", "/ready", ""); r.Status != 200 {
 		t.Errorf("/ready with the check skipped: %d", r.Status)

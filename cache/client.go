@@ -89,6 +89,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := newStore(rdb, opts.Timeout, nil)
 	s.minAcks, s.skipPolicy = opts.MinReplicasAck, opts.SkipPolicyCheck
+	if !s.skipPolicy {
+		go s.watchPolicy()
+	}
 	if opts.AutoPipeline && opts.MinReplicasAck == 0 { // WAIT must follow its write on one connection
 		// The deferred face, so that each wait can be bounded (see exec).
 		ap, err := asyncAutoPipeline(rdb)

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -23,15 +25,44 @@ type Store struct {
 	skipPolicy bool
 	timeout    time.Duration
 	embedded   *miniredis.Miniredis // nil unless REDIS_URL was empty
+
+	// evicting is the last eviction policy seen that would evict live
+	// secrets (nil: none): creates are refused while it holds. Ready and a
+	// check every policyRefresh keep it current.
+	evicting atomic.Pointer[PolicyError]
+	stop     chan struct{}
+	closing  sync.Once
 }
 
+// policyRefresh is how often the eviction policy is read again.
+const policyRefresh = 5 * time.Second
+
 func newStore(rdb redis.UniversalClient, timeout time.Duration, embedded *miniredis.Miniredis) *Store {
-	return &Store{rdb: rdb, timeout: timeout, embedded: embedded}
+	return &Store{rdb: rdb, timeout: timeout, embedded: embedded, stop: make(chan struct{})}
+}
+
+// watchPolicy reads the eviction policy every policyRefresh until Close,
+// so that a Redis switched to an evicting policy stops taking secrets
+// within seconds, whoever calls Ready.
+func (s *Store) watchPolicy() {
+	t := time.NewTicker(policyRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			_ = s.Ready(context.Background())
+		}
+	}
 }
 
 // Put stores blob under key for ttl. A single SET … PX: idempotent, so a
 // client that retries after an error cannot create a second copy.
 func (s *Store) Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error {
+	if p := s.evicting.Load(); p != nil {
+		return &Error{Op: "put", Kind: "policy", Err: p}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	cmd := redis.NewStatusCmd(ctx, "set", key, blob, "px", ttl.Milliseconds())
@@ -112,13 +143,23 @@ func (s *Store) Ready(ctx context.Context) error {
 		}
 		return nil
 	}
+	var err error
 	switch c := s.rdb.(type) {
 	case *redis.Client:
-		return check(ctx, c)
+		err = check(ctx, c)
 	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, check)
+		err = c.ForEachMaster(ctx, check)
 	}
-	return nil
+	// Only a policy seen to evict stops creates; one that could not be
+	// read (CONFIG refused, Redis away) fails readiness alone.
+	var p *PolicyError
+	switch {
+	case err == nil:
+		s.evicting.Store(nil)
+	case errors.As(err, &p) && p.Policy != "":
+		s.evicting.Store(p)
+	}
+	return err
 }
 
 // PolicyError says Redis would evict secrets, or could not be asked.
@@ -156,6 +197,7 @@ func (s *Store) PoolStats() PoolStats {
 
 // Close releases connections and stops the embedded store.
 func (s *Store) Close() error {
+	s.closing.Do(func() { close(s.stop) })
 	err := s.rdb.Close()
 	if s.embedded != nil {
 		s.embedded.Close()

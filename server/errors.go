@@ -36,10 +36,11 @@ const (
 	kindRateLimited                    // a client's budget is spent
 	kindUnavailable                    // the store failed; the outcome is unknown
 	kindStorageFull                    // the store refused a write for memory
-	kindCannotOpen                     // a stored secret would not open; put back
+	kindCannotOpen                     // a stored secret would not open; left in place
 	kindNotReady                       // /ready: the store cannot serve
 	kindPanic                          // a handler panicked (logged with its stack where caught)
 	kindTooManyConnections             // refused at accept: a client's or the server's connections are all taken
+	kindEvicting                       // the store would evict live secrets: creates refused
 )
 
 // outcome is what a kind of failure becomes.
@@ -72,6 +73,7 @@ var outcomes = [...]outcome{
 	kindNotReady:           {503, "Store unavailable", true, "not ready", slog.LevelWarn},
 	kindPanic:              {500, "Internal Server Error", false, "", 0},
 	kindTooManyConnections: {503, "Too many connections, try again", true, "", 0},
+	kindEvicting:           {503, "Storage would evict secrets; creates are refused", true, "store unavailable", slog.LevelWarn},
 }
 
 // apiError is a failure that carries more than its kind.
@@ -115,6 +117,7 @@ const retryAfterSeconds = "1"
 func classify(err error) (kind, *apiError) {
 	var api *apiError
 	var full StoreError
+	var why ReadinessError
 	var store *storeFailed
 	switch {
 	case errors.As(err, &api):
@@ -125,6 +128,9 @@ func classify(err error) (kind, *apiError) {
 		return kindSecretNotFound, nil
 	case errors.As(err, &store) && errors.As(err, &full) && full.StorageFull():
 		return kindStorageFull, nil
+	case errors.As(err, &store) && errors.As(err, &why):
+		// e.g. an eviction policy: the answer names what to fix
+		return kindEvicting, &apiError{kind: kindEvicting, detail: why.ReadinessDetail(), cause: err}
 	case errors.As(err, &store):
 		return kindUnavailable, nil
 	}

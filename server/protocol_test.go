@@ -178,7 +178,7 @@ func TestProtocolServerClockJudgesExpiry(t *testing.T) {
 // Every kind has a row, and every row an HTTP status and, where a client
 // sees it, a message.
 func TestOutcomesTableIsComplete(t *testing.T) {
-	for k := kindInternal; k <= kindTooManyConnections; k++ {
+	for k := kindInternal; k <= kindEvicting; k++ {
 		o := outcomes[k]
 		if o.status < 400 || o.status > 599 {
 			t.Errorf("kind %d: status %d", k, o.status)
@@ -190,7 +190,7 @@ func TestOutcomesTableIsComplete(t *testing.T) {
 			t.Errorf("kind %d: Retry-After %v for status %d", k, o.retry, o.status)
 		}
 	}
-	if len(outcomes) != int(kindTooManyConnections)+1 {
-		t.Errorf("%d rows for %d kinds", len(outcomes), kindTooManyConnections+1)
+	if len(outcomes) != int(kindEvicting)+1 {
+		t.Errorf("%d rows for %d kinds", len(outcomes), kindEvicting+1)
 	}
 }
