@@ -392,8 +392,11 @@ func (c *config) cacheOptions(log *slog.Logger) cache.Options {
 	}
 }
 
+// tokens signs creator JWTs with SECRET_KEY and still accepts those signed
+// with a previous key (or a key's untrimmed form) during a rotation.
 func (c *config) tokens() (*auth.Tokens, error) {
-	return auth.New([]byte(c.SecretKey), c.Algorithm, time.Duration(c.AccessTokenExpireMinutes)*time.Minute)
+	current, previous := c.sealerKeys()
+	return auth.New(current, c.Algorithm, time.Duration(c.AccessTokenExpireMinutes)*time.Minute, previous...)
 }
 
 // serverConfig is what the HTTP server needs; the limiter, metrics and

@@ -18,11 +18,15 @@ var errInvalid = errors.New("auth: invalid token")
 
 // Tokens issues and verifies creator tokens.
 type Tokens struct {
-	key    []byte
-	method jwt.SigningMethod
-	ttl    time.Duration
-	now    func() time.Time
+	key      []byte   // signs, and verifies
+	previous [][]byte // only verify: tokens issued before a SECRET_KEY rotation
+	method   jwt.SigningMethod
+	ttl      time.Duration
+	now      func() time.Time
 }
+
+// leeway is how far the clocks of issuer and verifier may disagree.
+const leeway = 5 * time.Second
 
 // algorithms are the only ones a token may be signed with: HMACs keyed by
 // SECRET_KEY. Asymmetric and "none" are never accepted.
@@ -41,8 +45,9 @@ func CheckAlgorithm(alg string) error {
 }
 
 // New returns Tokens that sign with key by alg (HS256, HS384 or HS512)
-// and issue tokens valid for ttl.
-func New(key []byte, alg string, ttl time.Duration) (*Tokens, error) {
+// and issue tokens valid for ttl; tokens signed with any of previous still
+// verify (a SECRET_KEY rotation must not log every CI job out at once).
+func New(key []byte, alg string, ttl time.Duration, previous ...[]byte) (*Tokens, error) {
 	if err := CheckAlgorithm(alg); err != nil {
 		return nil, fmt.Errorf("auth: algorithm %w", err)
 	}
@@ -53,7 +58,12 @@ func New(key []byte, alg string, ttl time.Duration) (*Tokens, error) {
 	if ttl <= 0 {
 		return nil, errors.New("auth: token lifetime must be positive")
 	}
-	return &Tokens{key: key, method: m, ttl: ttl, now: time.Now}, nil
+	for _, k := range previous {
+		if len(k) == 0 {
+			return nil, errors.New("auth: empty previous key")
+		}
+	}
+	return &Tokens{key: key, previous: previous, method: m, ttl: ttl, now: time.Now}, nil
 }
 
 // LogValue keeps the key out of logs.
@@ -74,18 +84,34 @@ func (t *Tokens) Issue(subject string) (string, time.Time, error) {
 	return tok, exp, err
 }
 
-// Verify checks a token's signature, algorithm (only the configured one:
-// "none", RS* and ES* never pass) and expiry, and returns its subject.
+// Verify checks a token's signature (by the current key or a previous one),
+// its algorithm (only the configured one: "none", RS* and ES* never pass),
+// and its claims: a subject, an expiry, an issue time not in the future and
+// no further from the expiry than this server would issue (a token minted
+// for a year is refused), and no critical header extension, since none is
+// understood here (RFC 7515 §4.1.11). It returns the subject.
 func (t *Tokens) Verify(token string) (string, error) {
 	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(token, &claims,
-		func(*jwt.Token) (any, error) { return t.key, nil },
+	keys := jwt.VerificationKeySet{Keys: []jwt.VerificationKey{t.key}}
+	for _, k := range t.previous {
+		keys.Keys = append(keys.Keys, k)
+	}
+	parsed, err := jwt.ParseWithClaims(token, &claims,
+		func(*jwt.Token) (any, error) { return keys, nil },
 		jwt.WithValidMethods([]string{t.method.Alg()}),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(t.now),
-		jwt.WithLeeway(5*time.Second),
+		jwt.WithLeeway(leeway),
 	)
-	if err != nil {
+	switch {
+	case err != nil:
+		return "", errInvalid
+	case parsed.Header["crit"] != nil:
+		return "", errInvalid
+	case claims.Subject == "", claims.IssuedAt == nil:
+		return "", errInvalid
+	case claims.ExpiresAt.Sub(claims.IssuedAt.Time) > t.ttl+leeway:
 		return "", errInvalid
 	}
 	return claims.Subject, nil

@@ -101,3 +101,62 @@ func TestIssueExpiry(t *testing.T) {
 		t.Error("issued a token without a subject")
 	}
 }
+
+// Claims a careful verifier refuses, each signed with the right key: an
+// issue time ahead, a lifetime longer than this server issues, no subject,
+// no issue time, and a critical header extension nobody here understands.
+func TestVerifyRefusesOddClaims(t *testing.T) {
+	t.Parallel()
+	tk := newTokens(t, "HS256") // issues 30-minute tokens
+	now := time.Now()
+	sign := func(c jwt.RegisteredClaims, header map[string]any) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+		for k, v := range header {
+			tok.Header[k] = v
+		}
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	at := func(d time.Duration) *jwt.NumericDate { return jwt.NewNumericDate(now.Add(d)) }
+	good := jwt.RegisteredClaims{Subject: "ci", IssuedAt: at(0), ExpiresAt: at(30 * time.Minute)}
+	if _, err := tk.Verify(sign(good, nil)); err != nil {
+		t.Fatalf("the well-formed token is refused: %v", err)
+	}
+	for name, tok := range map[string]string{
+		"iat in the future": sign(jwt.RegisteredClaims{Subject: "ci", IssuedAt: at(time.Hour), ExpiresAt: at(90 * time.Minute)}, nil),
+		"a year of life":    sign(jwt.RegisteredClaims{Subject: "ci", IssuedAt: at(0), ExpiresAt: at(365 * 24 * time.Hour)}, nil),
+		"no sub":            sign(jwt.RegisteredClaims{IssuedAt: at(0), ExpiresAt: at(time.Minute)}, nil),
+		"no iat":            sign(jwt.RegisteredClaims{Subject: "ci", ExpiresAt: at(time.Minute)}, nil),
+		"crit header":       sign(good, map[string]any{"crit": []string{"exp"}}),
+	} {
+		if sub, err := tk.Verify(tok); !errors.Is(err, errInvalid) || sub != "" {
+			t.Errorf("%s: got (%q, %v), want errInvalid", name, sub, err)
+		}
+	}
+}
+
+// During a SECRET_KEY rotation, tokens signed with the previous key still
+// verify; new tokens are signed with the current one.
+func TestVerifyDuringRotation(t *testing.T) {
+	t.Parallel()
+	oldKey := []byte("the-previous-server-key-of-32-bytes-0000")
+	old, _ := New(oldKey, "HS256", 30*time.Minute)
+	issuedBefore, _, _ := old.Issue("ci")
+	rotated, err := New(key, "HS256", 30*time.Minute, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub, err := rotated.Verify(issuedBefore); err != nil || sub != "ci" {
+		t.Errorf("a token of the previous key during the rotation: (%q, %v), want it accepted", sub, err)
+	}
+	fresh, _, _ := rotated.Issue("ci")
+	if _, err := old.Verify(fresh); err == nil {
+		t.Errorf("a new token was signed with the previous key")
+	}
+	if _, err := New(key, "HS256", time.Minute, nil); err == nil {
+		t.Errorf("an empty previous key was accepted")
+	}
+}
