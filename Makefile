@@ -4,7 +4,9 @@ GO ?= go
 BIN ?= bin/readonce
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run build docker helm-lint test test-integration fuzz bench screenshots lint
+.PHONY: help run build docker helm-lint test test-integration fuzz bench screenshots lint redoc
+
+REDOC_VERSION ?= 2.5.4
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -36,6 +38,14 @@ bench: ## Load-test readonce against bench/baseline on a real redis-server (a fe
 
 screenshots: ## Rewrite the README's screenshots in docs/ (needs chromium)
 	$(GO) test -count=1 -tags integration -run 'DocsInBrowser|SharingInBrowser' ./server -args -readme-screenshots=$(CURDIR)/docs
+
+redoc: ## Re-fetch the vendored ReDoc bundle (npm pack redoc@REDOC_VERSION) and check it against server/web/redoc/SHA256SUMS
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	  npm pack redoc@$(REDOC_VERSION) --silent >/dev/null && tar xzf redoc-$(REDOC_VERSION).tgz && \
+	  cp package/bundles/redoc.standalone.js package/bundles/redoc.standalone.js.LICENSE.txt package/LICENSE . && \
+	  sha256sum -c $(CURDIR)/server/web/redoc/SHA256SUMS && \
+	  cp redoc.standalone.js redoc.standalone.js.LICENSE.txt LICENSE $(CURDIR)/server/web/redoc/ && \
+	  echo "server/web/redoc: redoc $(REDOC_VERSION), checked against SHA256SUMS (a new version: update REDOC_VERSION and SHA256SUMS together)"
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

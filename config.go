@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,7 +73,8 @@ type config struct {
 	MaxConnections  int           `env:"MAX_CONNECTIONS" envDefault:"10000"`
 	MaxConnsPerIP   int           `env:"MAX_CONNS_PER_IP" envDefault:"256"` // 0: no cap; trusted proxies are never capped
 
-	RedocJSURL string `env:"REDOC_JS_URL"` // empty: server.DefaultRedocJSURL
+	RedocJSURL       string `env:"REDOC_JS_URL"`       // empty: the bundle vendored in the binary
+	RedocJSIntegrity string `env:"REDOC_JS_INTEGRITY"` // SRI hash, required with an https:// REDOC_JS_URL
 
 	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string     `env:"LOG_FORMAT"` // text or json; default json in production
@@ -193,7 +195,12 @@ func (c *config) validateListening(bad complaint) {
 		if err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/")) ||
 			strings.ContainsAny(c.RedocJSURL, " ;,'\"") {
 			bad("REDOC_JS_URL", "must be an https:// URL or an absolute path on this server")
+		} else if u.Scheme == "https" && !sriHash.MatchString(c.RedocJSIntegrity) {
+			bad("REDOC_JS_INTEGRITY", "is required with an https:// REDOC_JS_URL: its Subresource Integrity hash, e.g. sha384-… (openssl dgst -sha384 -binary redoc.standalone.js | openssl base64 -A)")
 		}
+	}
+	if c.RedocJSIntegrity != "" && !sriHash.MatchString(c.RedocJSIntegrity) {
+		bad("REDOC_JS_INTEGRITY", "must be sha256-, sha384- or sha512- followed by base64")
 	}
 	for name, d := range map[string]time.Duration{
 		"READ_TIMEOUT": c.ReadTimeout, "WRITE_TIMEOUT": c.WriteTimeout,
@@ -342,6 +349,9 @@ func validHostname(h string) bool {
 	return true
 }
 
+// sriHash is one Subresource Integrity hash.
+var sriHash = regexp.MustCompile(`^sha(256|384|512)-[A-Za-z0-9+/]+={0,2}$`)
+
 // parseProxy reads one TRUSTED_PROXIES entry: a CIDR or a single address.
 func parseProxy(p string) (netip.Prefix, error) {
 	p = strings.TrimSpace(p)
@@ -403,24 +413,25 @@ func (c *config) tokens() (*auth.Tokens, error) {
 // creator auth come from what run built.
 func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *prometheus.Registry, creators server.Authenticator) server.Config {
 	return server.Config{
-		PublicURL:       c.PublicURL,
-		MaxContentBytes: c.MaxContentBytes,
-		DefaultTTLHours: c.DefaultTTLHours,
-		MaxTTLHours:     c.MaxTTLHours,
-		ReadTimeout:     c.ReadTimeout,
-		WriteTimeout:    c.WriteTimeout,
-		IdleTimeout:     c.IdleTimeout,
-		Concurrency:     c.MaxConnections,
-		MaxConnsPerIP:   c.MaxConnsPerIP,
-		RedocJSURL:      c.RedocJSURL,
-		Logger:          log,
-		Auth:            creators,
-		Limiter:         limiter,
-		CreateLimit:     server.RateLimit{PerMinute: c.CreateRatePerMinute, Burst: c.CreateRateBurst},
-		NotFoundLimit:   server.RateLimit{PerMinute: c.NotFoundRatePerMinute, Burst: c.NotFoundRateBurst},
-		TrustedProxies:  c.trustedProxies(),
-		Metrics:         reg,
-		ServeMetrics:    c.MetricsAddr == "",
+		PublicURL:        c.PublicURL,
+		MaxContentBytes:  c.MaxContentBytes,
+		DefaultTTLHours:  c.DefaultTTLHours,
+		MaxTTLHours:      c.MaxTTLHours,
+		ReadTimeout:      c.ReadTimeout,
+		WriteTimeout:     c.WriteTimeout,
+		IdleTimeout:      c.IdleTimeout,
+		Concurrency:      c.MaxConnections,
+		MaxConnsPerIP:    c.MaxConnsPerIP,
+		RedocJSURL:       c.RedocJSURL,
+		RedocJSIntegrity: c.RedocJSIntegrity,
+		Logger:           log,
+		Auth:             creators,
+		Limiter:          limiter,
+		CreateLimit:      server.RateLimit{PerMinute: c.CreateRatePerMinute, Burst: c.CreateRateBurst},
+		NotFoundLimit:    server.RateLimit{PerMinute: c.NotFoundRatePerMinute, Burst: c.NotFoundRateBurst},
+		TrustedProxies:   c.trustedProxies(),
+		Metrics:          reg,
+		ServeMetrics:     c.MetricsAddr == "",
 	}
 }
 

@@ -80,6 +80,8 @@ func TestConfigRejects(t *testing.T) {
 		{"REQUIRE_AUTH not a bool", map[string]string{"REQUIRE_AUTH": "yes please"}, "REQUIRE_AUTH"},
 		{"METRICS_ADDR without port", map[string]string{"METRICS_ADDR": "localhost"}, "METRICS_ADDR"},
 		{"REDOC_JS_URL over http", map[string]string{"REDOC_JS_URL": "http://cdn.example/redoc.js"}, "REDOC_JS_URL"},
+		{"REDOC_JS_URL without its SRI hash", map[string]string{"REDOC_JS_URL": "https://cdn.example/redoc.js"}, "REDOC_JS_INTEGRITY"},
+		{"REDOC_JS_INTEGRITY not a hash", map[string]string{"REDOC_JS_URL": "https://cdn.example/redoc.js", "REDOC_JS_INTEGRITY": "md5-abc"}, "REDOC_JS_INTEGRITY"},
 		{"REDIS_MODE unknown", map[string]string{"REDIS_MODE": "replica"}, "REDIS_MODE"},
 		{"sentinel without URL", map[string]string{"REDIS_MODE": "sentinel", "SECRET_KEY": strongKey}, "REDIS_URL"},
 		{"empty previous key", map[string]string{"SECRET_KEY": strongKey, "SECRET_KEY_PREVIOUS": strongKey + "x,,"}, "SECRET_KEY_PREVIOUS"},

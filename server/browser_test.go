@@ -101,6 +101,50 @@ func TestIntegrationDocsInBrowser(t *testing.T) {
 	}
 }
 
+// /redoc renders from the bundle vendored in the binary: every resource the
+// page loads is on this server (or a blob: worker), so it works air-gapped,
+// and its CSP reports nothing.
+func TestIntegrationRedocInBrowser(t *testing.T) {
+	base := serveTCP(t, server.Config{})
+	b := browsertest.Start(t)
+	b.Do("open /redoc and wait for the operations",
+		chromedp.Navigate(base+"/redoc"),
+		chromedp.WaitVisible(chromedp.CSS(`h2`)),
+	)
+	headings, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('h1, h2')].map(e => e.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(headings, " | ")
+	for _, want := range []string{"readonce", "Create a secret", "Reveal a secret"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("/redoc does not render %q; headings: %s (screenshot: %s)", want, joined, b.Screenshot("redoc.png"))
+		}
+	}
+	elsewhere, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](
+		`performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin) && !n.startsWith('blob:'))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ReDoc's footer always tries its vendor's logo (no option turns it
+	// off); the page's CSP blocks it, so no request leaves the browser.
+	// That one blocked attempt is allowed, nothing else.
+	const vendorLogo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+	for _, u := range elsewhere {
+		if u != vendorLogo {
+			t.Errorf("/redoc loaded a resource from elsewhere: %s", u)
+		}
+	}
+	for _, p := range b.Problems() {
+		switch {
+		case strings.Contains(p, vendorLogo) && strings.Contains(p, "Content Security Policy"): // blocked, as it must be
+		case strings.Contains(p, "404"): // the browser's own /favicon.ico
+		default:
+			t.Errorf("browser reported: %s", p)
+		}
+	}
+}
+
 // The whole sharing flow, as a person does it, in headless Chromium.
 func TestIntegrationSharingInBrowser(t *testing.T) {
 	be := miniBackend(t)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"html"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/readonce/readonce/server"
 )
 
 // contract validates responses against the OpenAPI document the server
@@ -161,5 +164,31 @@ func TestDocsPages(t *testing.T) {
 	}
 	if r := a.do("GET", "/docs/oauth2-redirect.html", ""); r.Status != 404 {
 		t.Errorf("an asset outside the allowlist was served: %d", r.Status)
+	}
+}
+
+// By default /redoc runs the ReDoc bundle vendored in the binary (nothing
+// from another origin); an absolute REDOC_JS_URL comes with its SRI hash.
+func TestRedocSources(t *testing.T) {
+	a := startApp(t, miniBackend(t))
+	r := a.do("GET", "/redoc", "")
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") {
+		t.Errorf("default /redoc CSP: %q, want script-src 'self'", csp)
+	}
+	if !strings.Contains(string(r.Body), `<script src="/docs/redoc.standalone.js"></script>`) {
+		t.Errorf("default /redoc does not load the vendored bundle:\n%s", r.Body)
+	}
+	if b := a.do("GET", "/docs/redoc.standalone.js", ""); b.Status != 200 || !strings.Contains(string(b.Body), `const Hw="2.5.4"`) ||
+		!strings.HasPrefix(b.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("the vendored bundle: %d %s (%d bytes)", b.Status, b.Header.Get("Content-Type"), len(b.Body))
+	}
+
+	const sri = "sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC"
+	cdn := startApp(t, miniBackend(t), withConfig(func(c *server.Config) {
+		c.RedocJSURL, c.RedocJSIntegrity = "https://cdn.example.net/redoc/redoc.standalone.js", sri
+	}))
+	page := html.UnescapeString(string(cdn.do("GET", "/redoc", "").Body))
+	if !strings.Contains(page, `integrity="`+sri+`" crossorigin="anonymous"`) {
+		t.Errorf("an absolute REDOC_JS_URL without its integrity attribute:\n%s", page)
 	}
 }

@@ -24,10 +24,12 @@ import (
 //go:embed web
 var webFiles embed.FS
 
-// DefaultRedocJSURL is where FastAPI's /redoc loads ReDoc from; no Go
-// module ships its bundle. REDOC_JS_URL points elsewhere (air-gapped sites
-// host the file themselves).
-const DefaultRedocJSURL = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
+// vendoredRedoc is where /redoc loads ReDoc from by default: the exact
+// bundle of a pinned release, embedded (server/web/redoc, with its
+// licences; `make redoc` re-fetches it from the npm registry and checks it
+// against SHA256SUMS), so the page works offline and runs no script from
+// elsewhere. REDOC_JS_URL overrides it, with an SRI hash when absolute.
+const vendoredRedoc = "/docs/redoc.standalone.js"
 
 // swaggerAssets are the Swagger UI files /docs needs, from the swaggo/files
 // module (which embeds the upstream dist); nothing else of it is served.
@@ -56,7 +58,7 @@ type staticFiles struct {
 func newStaticFiles(cfg Config) (*staticFiles, error) {
 	redocURL := cfg.RedocJSURL
 	if redocURL == "" {
-		redocURL = DefaultRedocJSURL
+		redocURL = vendoredRedoc
 	}
 	tmpl, err := template.ParseFS(webFiles, "web/*.html")
 	if err != nil {
@@ -67,6 +69,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		"MaxContentBytes": cfg.MaxContentBytes,
 		"MaxContentKiB":   max(1, cfg.MaxContentBytes/1024),
 		"RedocJSURL":      redocURL,
+		"RedocIntegrity":  cfg.RedocJSIntegrity,
 	}
 	common := "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
 	policies := map[string]page{
@@ -97,6 +100,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 	}{
 		{webFiles, "web", "/static/", []string{"app.css", "create.js", "reveal.js"}},
 		{webFiles, "web/docs", "/docs/", []string{"init.js"}},
+		{webFiles, "web/redoc", "/docs/", []string{"redoc.standalone.js"}},
 		{swaggerfiles.FS, ".", "/docs/", swaggerAssets},
 	} {
 		for _, name := range a.names {

@@ -24,16 +24,17 @@ import (
 
 // Config holds what the server needs from the process configuration.
 type Config struct {
-	PublicURL       string // secret_url prefix; never taken from request headers
-	MaxContentBytes int
-	DefaultTTLHours int
-	MaxTTLHours     int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	IdleTimeout     time.Duration
-	Concurrency     int    // most connections served at once
-	MaxConnsPerIP   int    // most from one client address (IPv6: /64); 0: no cap; trusted proxies exempt
-	RedocJSURL      string // where /redoc loads ReDoc from; empty: DefaultRedocJSURL
+	PublicURL        string // secret_url prefix; never taken from request headers
+	MaxContentBytes  int
+	DefaultTTLHours  int
+	MaxTTLHours      int
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	IdleTimeout      time.Duration
+	Concurrency      int    // most connections served at once
+	MaxConnsPerIP    int    // most from one client address (IPv6: /64); 0: no cap; trusted proxies exempt
+	RedocJSURL       string // where /redoc loads ReDoc from; empty: the vendored bundle
+	RedocJSIntegrity string // its SRI hash (sha384-…), for an absolute RedocJSURL
 
 	// Auth, when set, makes creating a secret require a bearer token.
 	Auth Authenticator
@@ -83,6 +84,9 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = fasthttp.DefaultConcurrency
 	}
 	public := strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{
