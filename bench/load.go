@@ -9,6 +9,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,6 +222,8 @@ func (r *runner) operate(rng rnd, s *stats, start time.Time) {
 			r.reveal(rng, s, e, time.Now())
 			s.observe("pair", time.Since(start))
 		}
+	case "hostile422":
+		r.hostile(s, start)
 	case "unknown":
 		var k [32]byte
 		_, _ = rand.Read(k[:])
@@ -229,6 +232,32 @@ func (r *runner) operate(rng rnd, s *stats, start time.Time) {
 		if err == nil && status != 404 {
 			r.violation("unknown key answered %d, want 404", status)
 		}
+	}
+}
+
+// hostileBody is the attack found in review: a body of 78 000 unknown
+// (empty-named) fields. It once got a 6.5 MB 422, and 50 such clients took
+// the server to 2 GB.
+var hostileBody = []byte(`{` + strings.Repeat(`"":1,`, 78000) + `"content":"a"}`)
+
+// hostileAnswerLimit is the most a 422 to hostileBody may weigh.
+const hostileAnswerLimit = 4096
+
+func (r *runner) hostile(s *stats, start time.Time) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(r.base + "/api/v1/secrets/")
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	req.SetBodyRaw(hostileBody)
+	err := r.client.Do(req, resp)
+	r.requests.Add(1)
+	status := resp.StatusCode()
+	s.record("hostile422", start, status, err)
+	if err == nil && (status != 422 || len(resp.Body()) > hostileAnswerLimit) {
+		r.violation("hostile body answered %d with %d bytes, want 422 of at most %d", status, len(resp.Body()), hostileAnswerLimit)
 	}
 }
 

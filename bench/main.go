@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	if violations > 0 {
-		return fmt.Errorf("%d CORRECTNESS VIOLATIONS: a secret was revealed wrongly or twice", violations)
+		return fmt.Errorf("%d CORRECTNESS VIOLATIONS: answers broke the contract (listed above)", violations)
 	}
 	return nil
 }

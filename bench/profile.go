@@ -27,7 +27,8 @@ type Profile struct {
 
 	// Mix weights the operations: create, reveal (of a key made earlier),
 	// pair (create then reveal, as one virtual user), unknown (reveal a key
-	// that never existed).
+	// that never existed), hostile422 (a create of 78 000 unknown fields,
+	// ~390 KB: it must get a small 422, never an answer larger than itself).
 	Mix map[string]float64 `json:"mix"`
 	// Pool is how many secrets a reveal-only run creates before measuring.
 	Pool int `json:"pool,omitempty"`
@@ -61,7 +62,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-var operations = []string{"create", "reveal", "pair", "unknown"}
+var operations = []string{"create", "reveal", "pair", "unknown", "hostile422"}
 
 func loadProfile(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)
@@ -95,9 +96,9 @@ func (p *Profile) totalDuration() time.Duration {
 func (p *Profile) validate() error {
 	var errs []error
 	switch p.Mode {
-	case "create", "reveal", "pair", "mixed", "spike":
+	case "create", "reveal", "pair", "mixed", "spike", "hostile":
 	default:
-		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed or spike", p.Mode))
+		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike or hostile", p.Mode))
 	}
 	if p.openLoop() == (p.VUs > 0) {
 		errs = append(errs, errors.New("set either vus (closed loop) or steps (open loop)"))

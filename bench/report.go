@@ -53,7 +53,7 @@ func (s *stats) record(op string, start time.Time, status int, err error) {
 	switch {
 	case err != nil:
 		s.errors[op+" "+errKind(err)]++
-	case status >= 400 && !(status == 404 && (op == "unknown" || op == "recheck")):
+	case status >= 400 && !(status == 404 && (op == "unknown" || op == "recheck")) && !(status == 422 && op == "hostile422"):
 		s.errors[fmt.Sprintf("%s %d", op, status)]++
 	}
 }
