@@ -75,7 +75,7 @@ type partitionResult struct {
 	// twice); secrets created through A during the cut (acked of them
 	// acknowledged), revealed after the heal (lostProbe of those gone).
 	doubleProbe, acked, lostProbe int
-	during                                                     map[string]map[int]int // instance → status → count, from 1.5 s after the cut to the heal
+	during                        map[string]map[int]int // instance → status → count, from 1.5 s after the cut to the heal
 }
 
 // secretState is what the load learnt of one secret.

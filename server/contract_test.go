@@ -2,9 +2,9 @@ package server_test
 
 import (
 	"bytes"
-	"html"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"strings"
