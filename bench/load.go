@@ -244,20 +244,10 @@ var hostileBody = []byte(`{` + strings.Repeat(`"":1,`, 78000) + `"content":"a"}`
 const hostileAnswerLimit = 4096
 
 func (r *runner) hostile(s *stats, start time.Time) {
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(r.base + "/api/v1/secrets/")
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBodyRaw(hostileBody)
-	err := r.client.Do(req, resp)
-	r.requests.Add(1)
-	status := resp.StatusCode()
+	status, body, err := r.post("/api/v1/secrets/", hostileBody)
 	s.record("hostile422", start, status, err)
-	if err == nil && (status != 422 || len(resp.Body()) > hostileAnswerLimit) {
-		r.violation("hostile body answered %d with %d bytes, want 422 of at most %d", status, len(resp.Body()), hostileAnswerLimit)
+	if err == nil && (status != 422 || len(body) > hostileAnswerLimit) {
+		r.violation("hostile body answered %d with %d bytes, want 422 of at most %d", status, len(body), hostileAnswerLimit)
 	}
 }
 
@@ -288,24 +278,14 @@ func (r *runner) create(rng rnd, s *stats, start time.Time) (entry, bool) {
 	body = append(body, `","ttl_hours":`...)
 	body = strconv.AppendInt(body, int64(r.p.TTLHours), 10)
 	body = append(body, '}')
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(r.base + "/api/v1/secrets/")
-	req.Header.SetMethod("POST")
-	req.Header.SetContentType("application/json")
-	req.SetBody(body)
-	err := r.client.Do(req, resp)
-	r.requests.Add(1)
-	status := resp.StatusCode()
+	status, answer, err := r.post("/api/v1/secrets/", body)
 	s.record("create", start, status, err)
 	if err != nil || status != 201 {
 		return entry{}, false
 	}
-	key := field(resp.Body(), `"access_key":"`)
+	key := field(answer, `"access_key":"`)
 	if len(key) != 43 {
-		r.violation("201 without a well-formed access_key: %.80q", resp.Body())
+		r.violation("201 without a well-formed access_key: %.80q", answer)
 		return entry{}, false
 	}
 	return entry{key: key, content: content}, true
@@ -332,6 +312,21 @@ func (r *runner) reveal(rng rnd, s *stats, e entry, start time.Time) {
 			r.violation("a second reveal answered %d, want 404", status)
 		}
 	}
+}
+
+// post sends a JSON body and returns the answer (the body copied out).
+func (r *runner) post(path string, body []byte) (int, []byte, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(r.base + path)
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	req.SetBodyRaw(body)
+	err := r.client.Do(req, resp)
+	r.requests.Add(1)
+	return resp.StatusCode(), bytes.Clone(resp.Body()), err
 }
 
 func (r *runner) get(path string) (int, []byte, error) {
