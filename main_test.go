@@ -402,3 +402,21 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Errorf("version: %q %v", v.String(), err)
 	}
 }
+
+// Start-up says loudly what an operator must fix: an http:// PUBLIC_URL in
+// production (every link would send its key in clear), and a SECRET_KEY
+// with surrounding whitespace (trimmed now; the untrimmed form still opens).
+func TestStartupWarnings(t *testing.T) {
+	m := miniredis.RunT(t)
+	p := start(t, map[string]string{"APP_ENV": "production", "REDIS_URL": "redis://" + m.Addr(), "REDIS_SKIP_POLICY_CHECK": "true",
+		"SECRET_KEY": strongKey + "\n", "PUBLIC_URL": "http://secrets.example.com"})
+	logs := p.logs.String()
+	for _, want := range []string{"PUBLIC_URL is http:// in production", "surrounding whitespace"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no warning %q at start:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, strongKey) {
+		t.Error("the warning quotes SECRET_KEY")
+	}
+}
