@@ -58,6 +58,7 @@ type config struct {
 	RedisTLSCAFile        string        `env:"REDIS_TLS_CA_FILE"`
 	RedisTimeout          time.Duration `env:"REDIS_TIMEOUT" envDefault:"2s"`
 	AutoPipeline          bool          `env:"REDIS_AUTOPIPELINE" envDefault:"true"`
+	AutoPipelineFrom      int64         `env:"REDIS_AUTOPIPELINE_FROM" envDefault:"8"` // batch only from this many commands in flight
 	// Durability: WAIT for this many replicas after every SET and GETDEL.
 	MinReplicasAck  int  `env:"REDIS_MIN_REPLICAS_ACK" envDefault:"0"`
 	SkipPolicyCheck bool `env:"REDIS_SKIP_POLICY_CHECK" envDefault:"false"`
@@ -253,6 +254,9 @@ func (c *config) validateRedis(bad complaint) {
 	if c.production() && c.RedisURL == "" {
 		bad("REDIS_URL", "is required in production: the embedded store keeps nothing across restarts")
 	}
+	if c.AutoPipelineFrom < 0 || c.AutoPipelineFrom > 100_000 {
+		bad("REDIS_AUTOPIPELINE_FROM", "must be 0 (always batch) to 100000, got %d", c.AutoPipelineFrom)
+	}
 	if c.MinReplicasAck < 0 || c.MinReplicasAck > 16 {
 		bad("REDIS_MIN_REPLICAS_ACK", "must be 0..16, got %d", c.MinReplicasAck)
 	}
@@ -397,7 +401,7 @@ func (c *config) limiterKey() ([]byte, error) {
 func (c *config) cacheOptions(log *slog.Logger) cache.Options {
 	return cache.Options{
 		URL: c.RedisURL, Mode: c.RedisMode, SentinelPassword: c.RedisSentinelPassword, TLSCAFile: c.RedisTLSCAFile,
-		Timeout: c.RedisTimeout, Logger: log, AutoPipeline: c.AutoPipeline,
+		Timeout: c.RedisTimeout, Logger: log, AutoPipeline: c.AutoPipeline, PipelineFrom: c.AutoPipelineFrom,
 		MinReplicasAck: c.MinReplicasAck, SkipPolicyCheck: c.SkipPolicyCheck,
 	}
 }

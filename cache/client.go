@@ -57,9 +57,13 @@ type Options struct {
 	// Logger receives the embedded-store warning (go-redis's own messages go
 	// where [SetLogger] says).
 	Logger *slog.Logger
-	// AutoPipeline batches concurrent SETs and GETDELs into shared round
-	// trips (go-redis's experimental autopipeliner). Retries stay off.
+	// AutoPipeline batches concurrent commands into shared round trips
+	// (go-redis's experimental autopipeliner). Retries stay off.
 	AutoPipeline bool
+	// PipelineFrom is how many commands must be in flight before the
+	// autopipeliner is used; below it each goes straight to a connection.
+	// 0 or 1: always batch.
+	PipelineFrom int64
 	// MinReplicasAck > 0 makes every SET and GETDEL wait (WAIT) until that
 	// many replicas have it, within the timeout; otherwise the call fails.
 	MinReplicasAck int
@@ -100,6 +104,7 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("cache: autopipeline: %w", err)
 		}
 		s.ap = ap
+		s.pipelineFrom = opts.PipelineFrom
 	}
 	return s, nil
 }

@@ -19,7 +19,7 @@ func TestIntegrationStore(t *testing.T) {
 	srv := redistest.Start(t)
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			s := openOpts(t, Options{URL: srv.URL(), AutoPipeline: m.ap})
+			s := openOpts(t, Options{URL: srv.URL(), AutoPipeline: m.ap, PipelineFrom: m.from})
 			storeSuite(t, s)
 			t.Run("500 concurrent takes, 20 rounds", func(t *testing.T) {
 				exactlyOnce(t, s, 500, 20)
@@ -52,7 +52,7 @@ func TestIntegrationUnixSocket(t *testing.T) {
 func BenchmarkIntegrationReveal(b *testing.B) {
 	srv := redistest.Start(b)
 	for _, m := range modes {
-		s := openOpts(b, Options{URL: srv.URL(), AutoPipeline: m.ap})
+		s := openOpts(b, Options{URL: srv.URL(), AutoPipeline: m.ap, PipelineFrom: m.from})
 		ctx := context.Background()
 		for _, path := range []struct {
 			name   string
@@ -65,7 +65,7 @@ func BenchmarkIntegrationReveal(b *testing.B) {
 			}},
 			{"get+claim", func(key string) bool { _, found, err := s.take(ctx, key); return found && err == nil }},
 		} {
-			for _, clients := range []int{1, 64} {
+			for _, clients := range []int{1, 16, 64} {
 				b.Run(m.name+"/"+path.name+"/"+strconv.Itoa(clients)+"-clients", func(b *testing.B) {
 					keys := make([]string, b.N)
 					for i := range keys {

@@ -21,6 +21,10 @@ import (
 type Store struct {
 	rdb        redis.UniversalClient
 	ap         *redis.AutoPipeliner // nil unless Options.AutoPipeline
+	// inflight counts commands under way through exec; with fewer than
+	// pipelineFrom, the autopipeliner is bypassed.
+	inflight     atomic.Int64
+	pipelineFrom int64
 	minAcks    int                  // WAIT for this many replicas after each write
 	skipPolicy bool
 	timeout    time.Duration
@@ -118,6 +122,14 @@ func (s *Store) exec(ctx context.Context, cmd redis.Cmder) error {
 	if s.ap == nil {
 		return s.rdb.Process(ctx, cmd)
 	}
+	// Batching pays only when commands queue up: below pipelineFrom in
+	// flight, a command goes straight to a pooled connection instead of
+	// waiting for a batch to fill (two such waits per reveal at one client).
+	if n := s.inflight.Add(1); n < s.pipelineFrom {
+		defer s.inflight.Add(-1)
+		return s.rdb.Process(ctx, cmd)
+	}
+	defer s.inflight.Add(-1)
 	return s.ap.Submit(ctx, cmd).WaitContext(ctx)
 }
 

@@ -19,11 +19,11 @@ const testTimeout = 2 * time.Second
 
 // openT opens a store on miniredis, which has no CONFIG command: the
 // eviction-policy check is tested on a real redis-server instead.
-func openT(t testing.TB, url string) *Store { return openMode(t, url, false) }
+func openT(t testing.TB, url string) *Store { return openMode(t, url, modes[0]) }
 
-func openMode(t testing.TB, url string, autoPipeline bool) *Store {
+func openMode(t testing.TB, url string, m mode) *Store {
 	t.Helper()
-	return openOpts(t, Options{URL: url, AutoPipeline: autoPipeline, SkipPolicyCheck: true})
+	return openOpts(t, Options{URL: url, AutoPipeline: m.ap, PipelineFrom: m.from, SkipPolicyCheck: true})
 }
 
 func openOpts(t testing.TB, o Options) *Store {
@@ -176,18 +176,22 @@ func exactlyOnce(t *testing.T, s *Store, readers, rounds int) {
 	}
 }
 
-// modes are the two ways the store talks to Redis: one round trip per
-// command, or go-redis's autopipeliner (the default).
-var modes = []struct {
+// mode is one way the store talks to Redis.
+type mode struct {
 	name string
-	ap   bool
-}{{"plain", false}, {"autopipeline", true}}
+	ap   bool  // the autopipeliner
+	from int64 // PipelineFrom: batch only from this many in flight
+}
+
+// modes: one round trip per command; always batched; and batched only
+// under load (the default).
+var modes = []mode{{"plain", false, 0}, {"autopipeline", true, 0}, {"adaptive", true, 8}}
 
 func TestStoreMiniredis(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			mr := miniredis.RunT(t)
-			storeSuite(t, openMode(t, "redis://"+mr.Addr(), m.ap))
+			storeSuite(t, openMode(t, "redis://"+mr.Addr(), m))
 		})
 	}
 }
@@ -313,14 +317,14 @@ func TestSentinelURLCredentials(t *testing.T) {
 // attempt won, so the reader gets the secret and no one else can.
 func TestClaimReSendIsSafe(t *testing.T) {
 	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) { claimReSendIsSafe(t, mode.ap) })
+		t.Run(mode.name, func(t *testing.T) { claimReSendIsSafe(t, mode) })
 	}
 }
 
-func claimReSendIsSafe(t *testing.T, autoPipeline bool) {
+func claimReSendIsSafe(t *testing.T, md mode) {
 	m := miniredis.RunT(t)
 	p := faultproxy.Start(t, m.Addr())
-	s := openMode(t, "redis://"+p.Addr(), autoPipeline)
+	s := openMode(t, "redis://"+p.Addr(), md)
 	ctx := context.Background()
 	if err := s.Put(ctx, "k", []byte("x"), time.Hour); err != nil {
 		t.Fatal(err)
@@ -344,14 +348,14 @@ func claimReSendIsSafe(t *testing.T, autoPipeline bool) {
 // A SET whose reply is lost is an error, never a success.
 func TestPutLostReplyIsAnError(t *testing.T) {
 	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) { putLostReplyIsAnError(t, mode.ap) })
+		t.Run(mode.name, func(t *testing.T) { putLostReplyIsAnError(t, mode) })
 	}
 }
 
-func putLostReplyIsAnError(t *testing.T, autoPipeline bool) {
+func putLostReplyIsAnError(t *testing.T, md mode) {
 	m := miniredis.RunT(t)
 	p := faultproxy.Start(t, m.Addr())
-	s := openMode(t, "redis://"+p.Addr(), autoPipeline)
+	s := openMode(t, "redis://"+p.Addr(), md)
 	p.DropReplies("SET", 1)
 	if err := s.Put(context.Background(), "k", []byte("x"), time.Hour); err == nil {
 		t.Fatal("Put reported success for a SET whose reply was lost")
