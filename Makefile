@@ -4,7 +4,7 @@ GO ?= go
 BIN ?= bin/readonce
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run build docker helm-lint test test-integration fuzz bench screenshots lint redoc
+.PHONY: help run build docker helm-lint test test-integration fuzz bench screenshots lint redoc bench-sweep
 
 REDOC_VERSION ?= 2.5.4
 
@@ -33,8 +33,11 @@ fuzz: ## Fuzz the request decoder and envelope opening for 30s each
 	$(GO) test ./server -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s
 	$(GO) test ./seal -run '^$$' -fuzz FuzzOpen -fuzztime 30s
 
-bench: ## Load-test readonce against bench/baseline on a real redis-server (a few minutes)
+bench: ## Load-test readonce against bench/baseline and bench/floor on a real redis-server (a few minutes)
 	bench/run.sh
+
+bench-sweep: ## The pair profile at 1, 16, 64 and 512 connections against floor, baseline and readonce (one round each)
+	VUS=1,16,64,512 ROUNDS=$${ROUNDS:-1} PROFILES=bench/profiles/pair.json bench/run.sh
 
 screenshots: ## Rewrite the README's screenshots in docs/ (needs chromium)
 	$(GO) test -count=1 -tags integration -run 'DocsInBrowser|SharingInBrowser' ./server -args -readme-screenshots=$(CURDIR)/docs

@@ -115,3 +115,36 @@ func TestRunnerCatchesViolations(t *testing.T) {
 		}
 	}
 }
+
+// The floor answers a constant: an unchecked runner times its answers and
+// never calls them violations; the same server checked is all violations.
+func TestUncheckedTargetIsTimedNotJudged(t *testing.T) {
+	p := &Profile{Name: "t", Mode: "pair", VUs: 2, Requests: 100, Mix: map[string]float64{"pair": 1},
+		PayloadSizes: []int{32}, TTLHours: 1, Recheck: 1}
+	if err := p.validate(); err != nil {
+		t.Fatal(err)
+	}
+	base := fakeAPI(t, "twice")
+	for _, unchecked := range []bool{true, false} {
+		r := newRunner(p, base)
+		r.unchecked = unchecked
+		res := summarize(p, "floor", time.Now(), time.Second, r.closedLoop(context.Background()), r)
+		if (res.Violations == 0) != unchecked || res.Requests < 100 {
+			t.Errorf("unchecked %v: %d violations over %d requests", unchecked, res.Violations, res.Requests)
+		}
+	}
+}
+
+// A sweep runs a closed-loop profile at each concurrency, named for it;
+// an open-loop profile runs as it is.
+func TestSweep(t *testing.T) {
+	p := &Profile{Name: "pair", VUs: 64}
+	got := sweep(p, "1, 16,64,512")
+	if len(got) != 4 || got[0].VUs != 1 || got[3].VUs != 512 || got[1].Name != "pair@16" || p.VUs != 64 {
+		t.Errorf("sweep: %+v", got)
+	}
+	open := &Profile{Name: "spike", Steps: []Step{{Rate: 1, Duration: Duration{time.Second}}}}
+	if s := sweep(open, "1,16"); len(s) != 1 || s[0] != open {
+		t.Errorf("an open-loop profile was swept")
+	}
+}

@@ -22,6 +22,7 @@ import (
 type namedTarget struct {
 	name, url string
 	pid       int
+	unchecked bool // bench/floor: answers a constant
 }
 
 func main() {
@@ -37,9 +38,12 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	profiles := fs.String("profile", "bench/profiles/pair.json", "comma-separated profile files")
 	target := fs.String("target", "", "base URL to load (one target)")
-	compare := fs.String("compare", "", "name=URL,name=URL: two targets run in alternation; ratios are second/first")
+	compare := fs.String("compare", "", "name=URL,name=URL[,…]: targets run in alternation; ratios are the last one's to each other")
 	rounds := fs.Int("rounds", 3, "alternations per profile in compare mode")
-	pids := fs.String("pids", "", "comma-separated PIDs of the targets, in order, to report their peak RSS")
+	pids := fs.String("pids", "", "comma-separated PIDs of the targets, in order (the floor first when given), for peak RSS and CPU")
+	floor := fs.String("floor", "", "URL of bench/floor, the HTTP floor: run first in every alternation, answers never judged")
+	redisPID := fs.Int("redis-pid", 0, "PID of the Redis the targets use, for its CPU per request")
+	vusList := fs.String("vus", "", "comma-separated virtual-user counts: run each closed-loop profile at each (a concurrency sweep)")
 	out := fs.String("out", "", "write all results as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,14 +59,17 @@ func run(ctx context.Context, args []string) error {
 			}
 			targets = append(targets, namedTarget{name: name, url: strings.TrimRight(url, "/")})
 		}
-		if len(targets) != 2 {
-			return errors.New("-compare takes exactly two targets")
+		if len(targets) < 2 {
+			return errors.New("-compare takes two targets or more (the last is the one compared)")
 		}
 	case *target != "":
 		targets = []namedTarget{{name: "target", url: strings.TrimRight(*target, "/")}}
 		*rounds = 1
 	default:
 		return errors.New("give -target URL or -compare a=URL,b=URL")
+	}
+	if *floor != "" {
+		targets = append([]namedTarget{{name: "floor", url: strings.TrimRight(*floor, "/"), unchecked: true}}, targets...)
 	}
 	if *pids != "" {
 		for i, s := range strings.Split(*pids, ",") {
@@ -75,45 +82,22 @@ func run(ctx context.Context, args []string) error {
 	var all []Result
 	violations := int64(0)
 	for _, path := range strings.Split(*profiles, ",") {
-		p, err := loadProfile(strings.TrimSpace(path))
+		base, err := loadProfile(strings.TrimSpace(path))
 		if err != nil {
 			return err
 		}
-		fmt.Printf("\n### %s (%s): %s\n", p.Name, p.Mode, p.Description)
-		var ratios, p99s, cpus []float64
-		for round := 1; round <= *rounds; round++ {
-			var pair []Result
-			for _, t := range targets {
-				res, err := runOnce(ctx, p, t)
-				if err != nil {
-					return err
-				}
-				printResult(os.Stdout, res)
-				violations += res.Violations
-				pair = append(pair, res)
-				all = append(all, res)
+		for _, p := range sweep(base, *vusList) {
+			res, err := alternate(ctx, p, targets, *rounds, *redisPID)
+			all = append(all, res...)
+			for _, r := range res {
+				violations += r.Violations
 			}
-			if len(pair) == 2 && pair[0].RPS > 0 && pair[0].All.P99 > 0 {
-				r, q := pair[1].RPS/pair[0].RPS, pair[1].All.P99/pair[0].All.P99
-				ratios, p99s = append(ratios, r), append(p99s, q)
-				fmt.Printf("\n  round %d: %s/%s throughput ×%.2f, p99 ×%.2f", round, targets[1].name, targets[0].name, r, q)
-				if pair[0].CPUPerRequest > 0 && pair[1].CPUPerRequest > 0 {
-					c := pair[1].CPUPerRequest / pair[0].CPUPerRequest
-					cpus = append(cpus, c)
-					fmt.Printf(", CPU per request ×%.2f", c)
-				}
-				fmt.Println()
+			if err != nil {
+				return err
 			}
-		}
-		if len(ratios) > 0 {
-			fmt.Printf("\n== %s: %s vs %s over %d alternating rounds: throughput ×%.2f (median; min %.2f, max %.2f), p99 ×%.2f (median)\n",
-				p.Name, targets[1].name, targets[0].name, len(ratios), median(ratios), slices.Min(ratios), slices.Max(ratios), median(p99s))
-			if len(cpus) > 0 {
-				fmt.Printf("   CPU per request ×%.2f (median)\n", median(cpus))
+			if ctx.Err() != nil {
+				break
 			}
-		}
-		if ctx.Err() != nil {
-			break
 		}
 	}
 	if *out != "" {
@@ -127,17 +111,92 @@ func run(ctx context.Context, args []string) error {
 	return nil
 }
 
-func runOnce(ctx context.Context, p *Profile, t namedTarget) (Result, error) {
+// sweep is the profile at each of the VU counts in list ("" or an
+// open-loop profile: the profile as it is).
+func sweep(p *Profile, list string) []*Profile {
+	if list == "" || p.openLoop() {
+		return []*Profile{p}
+	}
+	var out []*Profile
+	for _, v := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			continue
+		}
+		q := *p
+		q.VUs, q.Name = n, fmt.Sprintf("%s@%d", p.Name, n)
+		out = append(out, &q)
+	}
+	return out
+}
+
+// alternate runs p against every target in turn, rounds times, and prints
+// the last target's ratios to each of the others: throughput, p50, p99,
+// and server+Redis CPU per request.
+func alternate(ctx context.Context, p *Profile, targets []namedTarget, rounds, redisPID int) ([]Result, error) {
+	fmt.Printf("\n### %s (%s, %d users): %s\n", p.Name, p.Mode, p.VUs, p.Description)
+	subject := len(targets) - 1
+	type ratios struct{ rps, p50, p99, cpu []float64 }
+	byRef := make([]ratios, subject)
+	var all []Result
+	for round := 1; round <= rounds; round++ {
+		var got []Result
+		for _, t := range targets {
+			res, err := runOnce(ctx, p, t, redisPID)
+			if err != nil {
+				return all, err
+			}
+			res.VUs = p.VUs
+			printResult(os.Stdout, res)
+			got = append(got, res)
+			all = append(all, res)
+		}
+		s := got[subject]
+		for i := range subject {
+			ref := got[i]
+			if ref.RPS <= 0 || ref.All.P99 <= 0 || ref.All.P50 <= 0 {
+				continue
+			}
+			r := &byRef[i]
+			r.rps, r.p50, r.p99 = append(r.rps, s.RPS/ref.RPS), append(r.p50, s.All.P50/ref.All.P50), append(r.p99, s.All.P99/ref.All.P99)
+			fmt.Printf("\n  round %d: %s/%s throughput ×%.2f, p50 ×%.2f, p99 ×%.2f", round, targets[subject].name, ref.Target,
+				s.RPS/ref.RPS, s.All.P50/ref.All.P50, s.All.P99/ref.All.P99)
+			if ref.TotalCPU() > 0 && s.TotalCPU() > 0 {
+				r.cpu = append(r.cpu, s.TotalCPU()/ref.TotalCPU())
+				fmt.Printf(", CPU per request (server+Redis) ×%.2f", s.TotalCPU()/ref.TotalCPU())
+			}
+			fmt.Println()
+		}
+	}
+	for i, r := range byRef {
+		if len(r.rps) == 0 {
+			continue
+		}
+		fmt.Printf("\n== %s: %s vs %s over %d rounds (medians): throughput ×%.2f (min %.2f, max %.2f), p50 ×%.2f, p99 ×%.2f",
+			p.Name, targets[subject].name, targets[i].name, len(r.rps), median(r.rps), slices.Min(r.rps), slices.Max(r.rps), median(r.p50), median(r.p99))
+		if len(r.cpu) > 0 {
+			fmt.Printf(", CPU per request ×%.2f", median(r.cpu))
+		}
+		fmt.Println()
+	}
+	return all, nil
+}
+
+func runOnce(ctx context.Context, p *Profile, t namedTarget, redisPID int) (Result, error) {
 	r := newRunner(p, t.url)
+	r.unchecked = t.unchecked
 	if err := r.prefill(ctx); err != nil {
 		return Result{}, fmt.Errorf("%s: %w", t.name, err)
 	}
 	done := make(chan struct{})
 	go progress(os.Stderr, t.name, p.totalDuration(), r, done)
 	started := time.Now()
-	cpu0 := 0.0
+	cpu0, redis0 := 0.0, 0.0
 	if t.pid > 0 {
 		cpu0 = cpuSeconds(t.pid)
+	}
+	if redisPID > 0 {
+		redis0 = cpuSeconds(redisPID)
 	}
 	var st []*stats
 	if p.openLoop() {
@@ -154,6 +213,9 @@ func runOnce(ctx context.Context, p *Profile, t namedTarget) (Result, error) {
 		if res.Requests > 0 {
 			res.CPUPerRequest = res.CPUSeconds / float64(res.Requests) * 1e6
 		}
+	}
+	if redisPID > 0 && res.Requests > 0 {
+		res.RedisCPUPerRequest = (cpuSeconds(redisPID) - redis0) / float64(res.Requests) * 1e6
 	}
 	return res, nil
 }

@@ -85,7 +85,14 @@ type Result struct {
 	// per request it is the least noisy cost figure on a shared machine.
 	CPUSeconds    float64 `json:"cpu_seconds,omitempty"`
 	CPUPerRequest float64 `json:"cpu_us_per_request,omitempty"`
+	// RedisCPUPerRequest is the Redis process's CPU during the run, per
+	// request (targets run one at a time, so it is this target's).
+	RedisCPUPerRequest float64 `json:"redis_cpu_us_per_request,omitempty"`
+	VUs                int     `json:"vus,omitempty"`
 }
+
+// TotalCPU is server and Redis CPU per request, in µs.
+func (r Result) TotalCPU() float64 { return r.CPUPerRequest + r.RedisCPUPerRequest }
 
 // OpResult is one operation's throughput and latency, in milliseconds.
 type OpResult struct {
@@ -134,6 +141,9 @@ func printResult(w io.Writer, r Result) {
 	}
 	if r.CPUPerRequest > 0 {
 		fmt.Fprintf(w, ", %.1f µs CPU/request", r.CPUPerRequest)
+		if r.RedisCPUPerRequest > 0 {
+			fmt.Fprintf(w, " + Redis %.1f = %.1f", r.RedisCPUPerRequest, r.TotalCPU())
+		}
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  %-8s %9s %9s %8s %8s %8s %8s %8s\n", "op", "count", "per sec", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms")

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# make bench: a real redis-server, readonce and bench/baseline on loopback,
-# the default profiles in compare mode (baseline first, readonce second, in
-# alternation). Everything it starts is stopped on exit.
+# make bench: a real redis-server, bench/floor (the HTTP floor), bench/baseline
+# and readonce on loopback, the default profiles run against the three in
+# alternation; readonce's ratios to the floor and to the baseline. VUS=1,16,64,512
+# sweeps the concurrency. Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILES=${PROFILES:-bench/profiles/pair.json,bench/profiles/mixed.json}
 ROUNDS=${ROUNDS:-3}
+VUS=${VUS:-}
 OUT=${OUT:-bench/results/latest.json}
 
 command -v redis-server >/dev/null || { echo "bench: redis-server is not installed (apt-get install -y redis-server)" >&2; exit 1; }
@@ -31,13 +33,18 @@ wait_http() {
 echo "== building"
 go build -o "$tmp/readonce" .
 go build -o "$tmp/baseline" ./bench/baseline
+go build -o "$tmp/floor" ./bench/floor
 go build -o "$tmp/bench" ./bench
 
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
   --maxmemory-policy noeviction --loglevel warning >"$tmp/redis.log" 2>&1 &
-pids+=($!)
+REDIS_PID=$!; pids+=($REDIS_PID)
 wait_http "$RPORT"
+
+FPORT=$(free_port)
+PORT="$FPORT" "$tmp/floor" >/dev/null 2>&1 &
+FLOOR_PID=$!; pids+=($FLOOR_PID)
 
 APORT=$(free_port)
 REDIS_URL="redis://127.0.0.1:$RPORT/0" PORT="$APORT" "$tmp/baseline" >/dev/null 2>&1 &
@@ -49,10 +56,11 @@ REDIS_URL="redis://127.0.0.1:$RPORT/1" PORT="$OPORT" HOST=127.0.0.1 PUBLIC_URL="
   SECRET_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" env ${READONCE_ENV:-} \
   "$tmp/readonce" >/dev/null 2>"$tmp/readonce.log" &
 READONCE_PID=$!; pids+=($READONCE_PID)
-wait_http "$APORT"; wait_http "$OPORT"
+wait_http "$FPORT"; wait_http "$APORT"; wait_http "$OPORT"
 
 mkdir -p "$(dirname "$OUT")"
 echo "== $(date -u +%FT%TZ) $(nproc) cores, $(redis-server --version | cut -d' ' -f3), $(go version | cut -d' ' -f3)"
-"$tmp/bench" -compare "baseline=http://127.0.0.1:$APORT,readonce=http://127.0.0.1:$OPORT" \
-  -pids "$BASELINE_PID,$READONCE_PID" -rounds "$ROUNDS" -profile "$PROFILES" -out "$OUT"
+"$tmp/bench" -floor "http://127.0.0.1:$FPORT" -compare "baseline=http://127.0.0.1:$APORT,readonce=http://127.0.0.1:$OPORT" \
+  -pids "$FLOOR_PID,$BASELINE_PID,$READONCE_PID" -redis-pid "$REDIS_PID" -rounds "$ROUNDS" -profile "$PROFILES" \
+  ${VUS:+-vus "$VUS"} -out "$OUT"
 echo "== results: $OUT"
