@@ -19,16 +19,16 @@ import (
 
 // Store is a one-time key-value store on Redis.
 type Store struct {
-	rdb        redis.UniversalClient
-	ap         *redis.AutoPipeliner // nil unless Options.AutoPipeline
+	rdb redis.UniversalClient
+	ap  *redis.AutoPipeliner // nil unless Options.AutoPipeline
 	// inflight counts commands under way through exec; with fewer than
 	// pipelineFrom, the autopipeliner is bypassed.
 	inflight     atomic.Int64
 	pipelineFrom int64
-	minAcks    int                  // WAIT for this many replicas after each write
-	skipPolicy bool
-	timeout    time.Duration
-	embedded   *miniredis.Miniredis // nil unless REDIS_URL was empty
+	minAcks      int // WAIT for this many replicas after each write
+	skipPolicy   bool
+	timeout      time.Duration
+	embedded     *miniredis.Miniredis // nil unless REDIS_URL was empty
 
 	// evicting is the last eviction policy seen that would evict live
 	// secrets (nil: none): creates are refused while it holds. Ready and a
