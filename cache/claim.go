@@ -23,47 +23,66 @@ import (
 //     freeze of any length therefore loses no secret: the client gets 503
 //     and the secret stays revealable.
 //   - Safe to re-send. A won claim does not delete the blob: it replaces it
-//     with a tombstone holding the request's random claim id, for a little
-//     longer than any request may wait. A re-sent claim (after a broken
-//     connection) that finds its own id has won; one that finds another id,
-//     or nothing, has lost. No second reader can win, and the request
-//     learns whether its first attempt did.
-//   - Open before claim is the caller's half: Get the blob, open it, and
-//     only then Claim. A blob that does not open is never touched.
+//     with a tombstone holding the request's random claim id and the blob,
+//     for a little longer than any request may wait. A re-sent claim (after
+//     a broken connection) that finds its own id has won and gets the blob
+//     back; one that finds another id, or nothing, has lost. No second
+//     reader can win, and the request learns whether its first attempt did.
+//   - Open before claim. The claim reads and claims in one round trip (one
+//     fewer than a read followed by a claim: the reveal costs what a GETDEL
+//     costs), so the server cannot open the blob first. What it can do, it
+//     asks Redis to do: the claim takes a blob only when it begins with an
+//     envelope prefix (version and server key id) the server can open. A
+//     server started with the wrong SECRET_KEY, the one way a sound blob
+//     fails to open, is refused the claim and the blob is left untouched
+//     (but for the 1 in 2^32 chance that its key's 4-byte id is a right
+//     key's).
+//     A blob that begins with a known prefix and still fails to open is
+//     corrupt or forged: nobody could ever have opened it. A reveal that
+//     needs more than the access key to open (a passphrase) Gets and opens
+//     first, then claims.
 //
 // The window left: Redis ran a claim in time, and the connection then broke
 // and stayed broken (re-sends failing too) until the request's deadline.
 // The secret is then claimed but not shown: at most REDIS_TIMEOUT of a
 // total outage striking in the microseconds between Redis running the
 // script and its reply leaving.
-
-// claimScript returns 1 when this claim id holds the key (now or from an
-// earlier attempt), 0 when the key is gone or another claim holds it, and
-// -1 when the deadline (Unix ms, ARGV[1]) has passed by Redis's clock.
-// ARGV[2] is the tombstone (claim id), ARGV[3] its lifetime in ms.
 //
 // A full Redis (maxmemory reached) refuses the SET of a tombstone, though
 // reveals must keep working while creates are refused: the claim is then
 // run as claimDeleteText, which deletes instead (DEL is allowed at full
 // memory). Only the re-send safety is lost while Redis is full: a re-sent
 // claim after a broken connection then answers "gone", never a second win.
+
+// claimScriptText returns the blob when this claim holds the key (now, or
+// from an earlier attempt with the same id), 0 when the key is gone or
+// another claim holds it, the blob wrapped in an array when it begins with
+// none of the openable prefixes (ARGV[4…]; it is left in place), and -1
+// when the deadline (Unix ms, ARGV[1]) has passed by Redis's clock.
+// ARGV[2] is the claim id, ARGV[3] the tombstone's lifetime in ms. A blob is never empty, so the reply's type says which.
 const claimScriptText = `
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
+local id = ARGV[2]
 if string.byte(v, 1) == 0 then
-  if v == ARGV[2] then return 1 end
+  if string.sub(v, 1, #id) == id and #v > #id then return string.sub(v, #id + 1) end
   return 0
 end
+local openable = false
+for i = 4, #ARGV do
+  if string.sub(v, 1, #ARGV[i]) == ARGV[i] then openable = true break end
+end
+if not openable then return {v} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[1]) then return -1 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
+redis.call('SET', KEYS[1], id .. v, 'PX', ARGV[3])
+return v
 `
 
 var (
 	claimScript       = redis.NewScript(claimScriptText)
-	claimDeleteText   = strings.Replace(claimScriptText, "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])", "redis.call('DEL', KEYS[1])", 1)
+	claimDeleteText   = strings.Replace(claimScriptText, "redis.call('SET', KEYS[1], id .. v, 'PX', ARGV[3])", "redis.call('DEL', KEYS[1])", 1)
 	claimDeleteScript = redis.NewScript(claimDeleteText)
 )
 
@@ -98,73 +117,93 @@ func (s *Store) Get(ctx context.Context, key string) (blob []byte, found bool, e
 	return blob, true, nil
 }
 
-// Claim takes key for this caller alone; see the rules above. won is false
-// when the key is gone or another caller claimed it. An error means the
-// claim did not demonstrably win: with a late or unanswered claim the
-// secret stays revealable, except in the one window described above.
-func (s *Store) Claim(ctx context.Context, key string) (won bool, err error) {
+// Claim claims key for this caller alone and returns its blob, in one atomic
+// step, if the blob begins with one of openable. blob is nil when the key
+// is gone or another caller claimed it; claimed is false, with the blob,
+// when it begins with none of openable and was left in place. An error
+// means the claim did not demonstrably win: the secret is then, but for the
+// window described above, still there.
+func (s *Store) Claim(ctx context.Context, key string, openable []string) (blob []byte, claimed bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	var id [17]byte
 	id[0] = tombstoneByte
 	if _, err := rand.Read(id[1:]); err != nil {
-		return false, &Error{Op: "claim", Kind: "reply", Err: err}
+		return nil, false, &Error{Op: "claim", Kind: "reply", Err: err}
 	}
-	args := []any{deadline.Add(-skewMargin(s.timeout)).UnixMilli(), string(id[:]), (2*s.timeout + time.Second).Milliseconds()}
+	args := make([]any, 0, 3+len(openable))
+	args = append(args, deadline.Add(-skewMargin(s.timeout)).UnixMilli(), string(id[:]), (2*s.timeout + time.Second).Milliseconds())
+	for _, p := range openable {
+		args = append(args, p)
+	}
 	for attempt := 1; ; attempt++ {
-		won, err = s.claimOnce(ctx, key, args)
+		blob, claimed, err = s.claimOnce(ctx, key, args)
 		if err == nil || attempt == 3 || ctx.Err() != nil || !brokenConnection(err) {
 			break
 		}
-		// The connection broke: the claim may or may not have run. The
-		// same claim id again is harmless and says which.
+		// The connection broke: the claim may or may not have run. The same
+		// claim id again is harmless, and brings back what it won.
 	}
 	var cerr *Error
 	switch {
 	case err == nil:
-		return won, nil
+		return blob, claimed, nil
 	case errors.As(err, &cerr):
-		return false, err
+		return nil, false, err
 	}
-	return false, classify("claim", err)
+	return nil, false, classify("claim", err)
 }
 
-func (s *Store) claimOnce(ctx context.Context, key string, args []any) (bool, error) {
-	run := func(script string, src string) (int64, error) {
-		cmd := redis.NewIntCmd(ctx, append([]any{script, src, 1, key}, args...)...)
+func (s *Store) claimOnce(ctx context.Context, key string, args []any) ([]byte, bool, error) {
+	run := func(script, src string) (any, error) {
+		cmd := redis.NewCmd(ctx, append([]any{script, src, 1, key}, args...)...)
 		var err error
 		if s.minAcks > 0 {
 			err = s.replicated(ctx, "claim", key, cmd)
 		} else {
 			err = s.exec(ctx, cmd)
 		}
-		if err != nil {
-			return 0, err
+		if err != nil { // and never read the reply: a queued command's accessors wait for it
+			return nil, err
 		}
 		return cmd.Val(), nil
 	}
-	n, err := runScript(run, claimScript, claimScriptText)
+	reply, err := runScript(run, claimScript, claimScriptText)
 	if err != nil && isOOM(err) { // full: the tombstone's SET was refused before it ran
-		n, err = runScript(run, claimDeleteScript, claimDeleteText)
+		reply, err = runScript(run, claimDeleteScript, claimDeleteText)
 	}
-	switch {
-	case err != nil:
-		return false, err
-	case n < 0:
-		return false, &Error{Op: "claim", Kind: "timeout", Err: errLateClaim}
+	if err != nil {
+		return nil, false, err
 	}
-	return n == 1, nil
+	switch r := reply.(type) {
+	case string:
+		return []byte(r), true, nil
+	case []any:
+		if len(r) == 1 {
+			if v, ok := r[0].(string); ok {
+				return []byte(v), false, nil
+			}
+		}
+	case int64:
+		switch r {
+		case 0:
+			return nil, false, nil
+		case -1:
+			return nil, false, &Error{Op: "claim", Kind: "timeout", Err: errLateClaim}
+		}
+	}
+	return nil, false, &Error{Op: "claim", Kind: "reply", Err: errors.New("unexpected reply from the claim script")}
 }
 
 // runScript runs a script by its hash, and whole if Redis does not know it
 // yet (NOSCRIPT: it did not run).
-func runScript(run func(string, string) (int64, error), sc *redis.Script, text string) (int64, error) {
-	n, err := run("evalsha", sc.Hash())
+func runScript(run func(string, string) (any, error), sc *redis.Script, text string) (any, error) {
+	v, err := run("evalsha", sc.Hash())
 	if err != nil && isNoScript(err) {
-		n, err = run("eval", text)
+		v, err = run("eval", text)
 	}
-	return n, err
+	return v, err
 }
 
 func isOOM(err error) bool { return err != nil && strings.Contains(err.Error(), "OOM") }

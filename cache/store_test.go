@@ -77,17 +77,38 @@ func storeSuite(t *testing.T, s *Store) {
 		if err := s.Put(ctx, "k:claimed", []byte("x"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if won, err := s.Claim(ctx, "k:claimed"); !won || err != nil {
-			t.Fatalf("first claim: (%v, %v), want a win", won, err)
+		if blob, claimed, err := s.Claim(ctx, "k:claimed", anyBlob); !claimed || string(blob) != "x" || err != nil {
+			t.Fatalf("first claim: (%q, %v, %v), want the blob, claimed", blob, claimed, err)
 		}
 		if _, found, err := s.Get(ctx, "k:claimed"); found || err != nil {
 			t.Errorf("Get after the claim: (%v, %v), want not found", found, err)
 		}
-		if won, err := s.Claim(ctx, "k:claimed"); won || err != nil {
-			t.Errorf("second claim: (%v, %v), want a loss", won, err)
+		if blob, claimed, err := s.Claim(ctx, "k:claimed", anyBlob); claimed || blob != nil || err != nil {
+			t.Errorf("second claim: (%q, %v, %v), want nothing", blob, claimed, err)
 		}
 		if ttl := s.rdb.PTTL(ctx, "k:claimed").Val(); ttl <= 0 || ttl > 2*testTimeout+time.Second {
 			t.Errorf("tombstone lives %v, want a few seconds at most", ttl)
+		}
+	})
+
+	t.Run("a blob that begins with no openable prefix is handed back and left in place", func(t *testing.T) {
+		if err := s.Put(ctx, "k:foreign", []byte("\x01KEY2rest"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		openable := []string{"\x01KEY1", "\x02KEY1"}
+		blob, claimed, err := s.Claim(ctx, "k:foreign", openable)
+		if claimed || string(blob) != "\x01KEY2rest" || err != nil {
+			t.Fatalf("foreign blob: (%q, %v, %v), want it back unclaimed", blob, claimed, err)
+		}
+		if got, found, _ := s.Get(ctx, "k:foreign"); !found || string(got) != "\x01KEY2rest" {
+			t.Fatalf("the foreign blob was touched: (%q, %v)", got, found)
+		}
+		if ttl := s.rdb.PTTL(ctx, "k:foreign").Val(); ttl < 59*time.Minute {
+			t.Errorf("the foreign blob's TTL changed to %v", ttl)
+		}
+		openable = append(openable, "\x01KEY2")
+		if blob, claimed, err := s.Claim(ctx, "k:foreign", openable); !claimed || string(blob) != "\x01KEY2rest" || err != nil {
+			t.Errorf("with its prefix openable: (%q, %v, %v), want it claimed", blob, claimed, err)
 		}
 	})
 
@@ -96,17 +117,17 @@ func storeSuite(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 		past := time.Now().Add(-time.Second).UnixMilli()
-		won, err := s.claimOnce(ctx, "k:late", []any{past, "\x00late-claim", 5000})
+		blob, claimed, err := s.claimOnce(ctx, "k:late", []any{past, "\x00late-claim", 5000, ""})
 		var cerr *Error
-		if won || !errors.As(err, &cerr) || cerr.Kind != "timeout" {
-			t.Errorf("claim past its deadline: (%v, %v), want a timeout error", won, err)
+		if claimed || blob != nil || !errors.As(err, &cerr) || cerr.Kind != "timeout" {
+			t.Errorf("claim past its deadline: (%q, %v, %v), want a timeout error", blob, claimed, err)
 		}
 		if blob, found, _ := s.Get(ctx, "k:late"); !found || string(blob) != "x" {
 			t.Errorf("a late claim touched the secret: (%q, %v)", blob, found)
 		}
 	})
 
-	t.Run("a re-sent claim with the same id wins again, another id loses", func(t *testing.T) {
+	t.Run("a re-sent claim with the same id wins again with the blob, another id loses", func(t *testing.T) {
 		if err := s.Put(ctx, "k:resend", []byte("x"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
@@ -115,8 +136,9 @@ func storeSuite(t *testing.T, s *Store) {
 			id   string
 			want bool
 		}{{"\x00mine", true}, {"\x00mine", true}, {"\x00theirs", false}} {
-			if won, err := s.claimOnce(ctx, "k:resend", []any{future, c.id, 5000}); won != c.want || err != nil {
-				t.Errorf("claim %d (%q): (%v, %v), want %v", i+1, c.id, won, err, c.want)
+			blob, claimed, err := s.claimOnce(ctx, "k:resend", []any{future, c.id, 5000, ""})
+			if claimed != c.want || err != nil || (c.want && string(blob) != "x") {
+				t.Errorf("claim %d (%q): (%q, %v, %v), want %v", i+1, c.id, blob, claimed, err, c.want)
 			}
 		}
 	})
@@ -132,17 +154,17 @@ func storeSuite(t *testing.T, s *Store) {
 	})
 }
 
-// take is a reveal without the opening: read, then claim.
+// anyBlob is the openable prefixes that let a claim take any blob: the
+// tests' blobs are not envelopes.
+var anyBlob = []string{""}
+
+// take is a reveal without the opening: claim whatever blob is there.
 func (s *Store) take(ctx context.Context, key string) ([]byte, bool, error) {
-	blob, found, err := s.Get(ctx, key)
-	if err != nil || !found {
+	blob, claimed, err := s.Claim(ctx, key, anyBlob)
+	if !claimed {
 		return nil, false, err
 	}
-	won, err := s.Claim(ctx, key)
-	if err != nil || !won {
-		return nil, false, err
-	}
-	return blob, true, nil
+	return blob, true, err
 }
 
 // exactlyOnce races readers on one key, rounds times, and fails unless
@@ -333,15 +355,15 @@ func claimReSendIsSafe(t *testing.T, md mode) {
 		t.Fatal(err)
 	}
 	p.DropReplies("EVALSHA", 1)
-	won, err := s.Claim(ctx, "k")
-	if !won || err != nil {
-		t.Fatalf("claim with its first reply lost: (%v, %v), want a win learnt from the re-send", won, err)
+	blob, claimed, err := s.Claim(ctx, "k", anyBlob)
+	if !claimed || string(blob) != "x" || err != nil {
+		t.Fatalf("claim with its first reply lost: (%q, %v, %v), want the blob, learnt from the re-send", blob, claimed, err)
 	}
 	if n := p.Count("EVALSHA"); n != 2 {
 		t.Errorf("the claim reached Redis %d times, want 2 (the lost one and the re-send)", n)
 	}
-	if won, err := s.Claim(ctx, "k"); won || err != nil {
-		t.Errorf("another reader after the re-sent claim: (%v, %v), want a loss", won, err)
+	if blob, claimed, err := s.Claim(ctx, "k", anyBlob); claimed || blob != nil || err != nil {
+		t.Errorf("another reader after the re-sent claim: (%q, %v, %v), want nothing", blob, claimed, err)
 	}
 }
 
@@ -368,7 +390,7 @@ func putLostReplyIsAnError(t *testing.T, md mode) {
 // The full-memory variant of the claim must differ from the claim in its
 // write alone.
 func TestClaimDeleteVariant(t *testing.T) {
-	if claimDeleteText == claimScriptText || !strings.Contains(claimDeleteText, "redis.call('DEL', KEYS[1])") {
+	if claimDeleteText == claimScriptText || !strings.Contains(claimDeleteText, "redis.call('DEL', KEYS[1])") || strings.Contains(claimDeleteText, "'SET'") {
 		t.Fatalf("the delete variant of the claim script was not derived:\n%s", claimDeleteText)
 	}
 }

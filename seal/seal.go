@@ -56,8 +56,9 @@ var b64 = base64.RawURLEncoding.Strict()
 // Sealer seals with the current server key and opens with the current or any
 // previous one.
 type Sealer struct {
-	current serverKey
-	byID    map[[keyIDSize]byte]serverKey
+	current  serverKey
+	byID     map[[keyIDSize]byte]serverKey
+	openable []string
 }
 
 type serverKey struct {
@@ -84,6 +85,7 @@ func New(current []byte, previous ...[]byte) (*Sealer, error) {
 			return nil, fmt.Errorf("seal: server key %d repeats an earlier one", i)
 		}
 		s.byID[sk.id] = sk
+		s.openable = append(s.openable, string(append([]byte{version1}, sk.id[:]...)))
 		if i == 0 {
 			s.current = sk
 		}
@@ -104,6 +106,12 @@ func deriveServerKey(secret []byte) (serverKey, error) {
 	}
 	return sk, nil
 }
+
+// Openable returns the prefixes (version and key id) of every envelope this
+// Sealer can open: a blob that begins with none of them was sealed under a
+// server key it does not hold. The store uses them to refuse claiming a
+// blob this server cannot open. The slice is shared; do not modify it.
+func (s *Sealer) Openable() []string { return s.openable }
 
 // LogValue keeps key material out of logs.
 func (s *Sealer) LogValue() slog.Value { return slog.StringValue("[sealer]") }

@@ -279,3 +279,37 @@ func writeGolden(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// Openable names exactly the envelopes a Sealer can open: the store claims
+// only blobs that begin with one of its prefixes.
+func TestOpenableNamesWhatOpens(t *testing.T) {
+	begins := func(s *Sealer, blob []byte) bool {
+		for _, p := range s.Openable() {
+			if p != "" && bytes.HasPrefix(blob, []byte(p)) {
+				return true
+			}
+		}
+		return false
+	}
+	old, rotated, other := newSealer(t, otherKey), newSealer(t, testServerKey, otherKey), newSealer(t, testServerKey)
+	_, _, oldBlob := sealOne(t, old, "sealed before the rotation")
+	_, _, newBlob := sealOne(t, rotated, "sealed after it")
+	for _, c := range []struct {
+		name   string
+		s      *Sealer
+		blob   []byte
+		opened bool
+	}{
+		{"current key", rotated, newBlob, true},
+		{"previous key", rotated, oldBlob, true},
+		{"a key it lacks", other, oldBlob, false},
+		{"the old server, new blob", old, newBlob, false},
+	} {
+		if got := begins(c.s, c.blob); got != c.opened {
+			t.Errorf("%s: blob begins with an openable prefix: %v, want %v", c.name, got, c.opened)
+		}
+	}
+	if n := len(rotated.Openable()); n != 2 {
+		t.Errorf("a sealer with one previous key has %d openable prefixes, want 2", n)
+	}
+}

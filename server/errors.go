@@ -36,7 +36,8 @@ const (
 	kindRateLimited                    // a client's budget is spent
 	kindUnavailable                    // the store failed; the outcome is unknown
 	kindStorageFull                    // the store refused a write for memory
-	kindCannotOpen                     // a stored secret would not open; left in place
+	kindCannotOpen                     // a stored secret was sealed under a key this server lacks; left in place
+	kindCorrupt                        // a stored secret under this server's key failed to authenticate; consumed
 	kindNotReady                       // /ready: the store cannot serve
 	kindPanic                          // a handler panicked (logged with its stack where caught)
 	kindTooManyConnections             // refused at accept: a client's or the server's connections are all taken
@@ -70,6 +71,7 @@ var outcomes = [...]outcome{
 	kindUnavailable:        {503, "Service temporarily unavailable, try again", true, "store unavailable", slog.LevelWarn},
 	kindStorageFull:        {503, "storage full", true, "store unavailable", slog.LevelWarn},
 	kindCannotOpen:         {503, "Service temporarily unavailable, try again", true, errCannotOpen.Error(), slog.LevelError},
+	kindCorrupt:            {500, "Internal Server Error", false, errCorrupt.Error(), slog.LevelError},
 	kindNotReady:           {503, "Store unavailable", true, "not ready", slog.LevelWarn},
 	kindPanic:              {500, "Internal Server Error", false, "", 0},
 	kindTooManyConnections: {503, "Too many connections, try again", true, "", 0},
@@ -124,6 +126,8 @@ func classify(err error) (kind, *apiError) {
 		return api.kind, api
 	case errors.Is(err, errCannotOpen):
 		return kindCannotOpen, nil
+	case errors.Is(err, errCorrupt):
+		return kindCorrupt, nil
 	case errors.Is(err, errSecretNotFound):
 		return kindSecretNotFound, nil
 	case errors.As(err, &store) && errors.As(err, &full) && full.StorageFull():
@@ -161,7 +165,7 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
 		if op := failedOp(err); op != "" {
 			attrs = append(attrs, slog.String("op", op))
 		}
-		if err != errCannotOpen { // its message is the line itself
+		if err.Error() != o.log { // else its message is the line itself
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
 		s.log.LogAttrs(ctx, o.level, o.log, attrs...)

@@ -30,19 +30,12 @@ func (s *memStore) Put(_ context.Context, k string, b []byte, _ time.Duration) e
 	return nil
 }
 
-func (s *memStore) Get(_ context.Context, k string) ([]byte, bool, error) {
+func (s *memStore) Claim(_ context.Context, k string, _ []string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.m[k]
-	return b, ok, nil
-}
-
-func (s *memStore) Claim(_ context.Context, k string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.m[k]
 	delete(s.m, k)
-	return ok, nil
+	return b, ok, nil
 }
 func (s *memStore) Ready(context.Context) error { return nil }
 

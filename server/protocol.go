@@ -9,9 +9,8 @@ import (
 // secrets is the read-once protocol, apart from HTTP: the product's rules
 // over a Store and a Sealer, in plain Go. One access key maps to one lookup
 // key and one blob; the blob is claimed in one atomic step, never twice; a
-// blob that will not open stays where it is; the server's clock judges
-// expiry. Reveal opens before it claims: a blob that will not open is never
-// touched. Handlers only decode, call and write.
+// blob sealed under a key this server lacks stays where it is; the server's
+// clock judges expiry. Handlers only decode, call and write.
 type secrets struct {
 	store      Store
 	sealer     Sealer
@@ -39,6 +38,11 @@ var (
 	// errCannotOpen: a stored blob did not open (most likely a server
 	// started with the wrong SECRET_KEY). It was left untouched.
 	errCannotOpen = errors.New("a stored secret could not be opened; it was left in place (is SECRET_KEY right?)")
+	// errCorrupt: a blob sealed under one of this server's keys failed to
+	// authenticate. Only a corrupt or forged blob does that (or the 1 in
+	// 2^32 wrong key whose id matches a right one's); nobody could have
+	// opened it, and the claim consumed it.
+	errCorrupt = errors.New("a stored secret under this server's key failed to authenticate (corrupt or forged); it was consumed")
 )
 
 // storeFailed wraps a Store error with the operation: the outcome of that
@@ -85,35 +89,28 @@ func (p *secrets) create(ctx context.Context, content []byte, ttl time.Duration)
 }
 
 // reveal returns the secret behind accessKey and destroys it, for one caller
-// only: read, open, judge expiry, and only then claim.
+// only: claim the blob (only if this server's keys can open it), open it,
+// judge expiry.
 func (p *secrets) reveal(ctx context.Context, accessKey string) (revealed, error) {
 	lookupKey, ok := p.sealer.LookupKey(accessKey)
 	if !ok { // malformed: it cannot exist, so no store round trip
 		return revealed{}, errSecretNotFound
 	}
-	blob, found, err := p.store.Get(ctx, lookupKey)
-	switch {
-	case err != nil:
-		return revealed{}, &storeFailed{"reveal", err}
-	case !found:
-		return revealed{}, errSecretNotFound
-	}
-	content, createdAt, expires, err := p.sealer.Open(accessKey, lookupKey, blob)
-	if err != nil { // a wrong SECRET_KEY must not burn secrets: nothing was touched
-		return revealed{}, errCannotOpen
-	}
-	if !p.now().Before(expires) { // the store has not evicted it yet; it is not served
-		clear(content)
-		return revealed{}, errSecretNotFound
-	}
-	won, err := p.store.Claim(ctx, lookupKey)
-	if err != nil || !won {
-		clear(content)
-	}
+	blob, claimed, err := p.store.Claim(ctx, lookupKey, p.sealer.Openable())
 	switch {
 	case err != nil: // not shown: the claim did not demonstrably win
 		return revealed{}, &storeFailed{"reveal", err}
-	case !won: // another reader claimed it between our read and our claim
+	case blob == nil: // never stored, expired, or another reader claimed it
+		return revealed{}, errSecretNotFound
+	case !claimed: // sealed under a server key this server lacks: left in place
+		return revealed{}, errCannotOpen
+	}
+	content, createdAt, expires, err := p.sealer.Open(accessKey, lookupKey, blob)
+	if err != nil { // under one of this server's keys, yet it does not authenticate
+		return revealed{}, errCorrupt
+	}
+	if !p.now().Before(expires) { // the store had not evicted it yet; it is not served
+		clear(content)
 		return revealed{}, errSecretNotFound
 	}
 	return revealed{content: content, created: createdAt}, nil

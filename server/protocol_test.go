@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,8 +18,8 @@ type fakeStore struct {
 	mu     sync.Mutex
 	blobs  map[string][]byte
 	ttls   map[string]time.Duration
-	calls  int // Get and Claim
-	claims int
+	calls  int // Claim calls
+	claims int // blobs claimed
 	fail   error // returned by every call while set
 }
 
@@ -35,7 +37,9 @@ func (f *fakeStore) Put(_ context.Context, k string, b []byte, ttl time.Duration
 	return nil
 }
 
-func (f *fakeStore) Get(_ context.Context, k string) ([]byte, bool, error) {
+// Claim takes k only if its blob begins with one of openable, as the real
+// store's script does.
+func (f *fakeStore) Claim(_ context.Context, k string, openable []string) ([]byte, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -43,20 +47,15 @@ func (f *fakeStore) Get(_ context.Context, k string) ([]byte, bool, error) {
 		return nil, false, f.fail
 	}
 	b, ok := f.blobs[k]
-	return b, ok, nil
-}
-
-func (f *fakeStore) Claim(_ context.Context, k string) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	f.claims++
-	if f.fail != nil {
-		return false, f.fail
+	if !ok {
+		return nil, false, nil
 	}
-	_, ok := f.blobs[k]
+	if !slices.ContainsFunc(openable, func(p string) bool { return strings.HasPrefix(string(b), p) }) {
+		return b, false, nil
+	}
+	f.claims++
 	delete(f.blobs, k)
-	return ok, nil
+	return b, true, nil
 }
 
 func (f *fakeStore) Ready(context.Context) error { return f.fail }
@@ -149,7 +148,7 @@ func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
 	}
 }
 
-// Open before claim: a blob that does not open is never claimed.
+// A blob sealed under a server key this server lacks is never claimed.
 func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 	right, st, _ := newProtocol(t, protocolKey)
 	c, _ := right.create(context.Background(), []byte("survives"), time.Hour)
@@ -163,6 +162,22 @@ func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 	}
 	if got, err := right.reveal(context.Background(), c.accessKey); err != nil || string(got.content) != "survives" {
 		t.Errorf("after the fix: %q, %v", got.content, err)
+	}
+}
+
+// A blob under this server's key that fails to authenticate was claimed:
+// it is an error (never content, never "not found"), and it is gone.
+func TestProtocolCorruptBlobIsAnError(t *testing.T) {
+	p, st, _ := newProtocol(t, protocolKey)
+	c, _ := p.create(context.Background(), []byte("x"), time.Hour)
+	lk, _ := seal.LookupKey(c.accessKey)
+	st.blobs[lk][len(st.blobs[lk])-1] ^= 1 // the last byte of the tag
+	got, err := p.reveal(context.Background(), c.accessKey)
+	if k, _ := classify(err); k != kindCorrupt || got.content != nil {
+		t.Fatalf("corrupt blob: %q, kind %d (%v), want kindCorrupt", got.content, k, err)
+	}
+	if _, err := p.reveal(context.Background(), c.accessKey); err != errSecretNotFound {
+		t.Errorf("after the corrupt reveal: %v, want errSecretNotFound", err)
 	}
 }
 

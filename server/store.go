@@ -11,16 +11,15 @@ type Store interface {
 	// Put stores blob under key for ttl. It is idempotent: a retry after an
 	// error cannot create a second copy.
 	Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error
-	// Get returns the blob under key without consuming it; found is false
-	// when there is none (never stored, expired, already claimed).
-	Get(ctx context.Context, key string) (blob []byte, found bool, err error)
-	// Claim takes key for this caller alone, in one atomic step: won is
-	// true for exactly one caller, however many race, and false for the
-	// rest. A claim that reaches the store after the call's deadline claims
-	// nothing, and a re-send cannot let a second caller win. An error means
-	// the claim did not demonstrably win; the secret is then, but for one
-	// documented window, still there.
-	Claim(ctx context.Context, key string) (won bool, err error)
+	// Claim takes key for this caller alone and returns its blob, in one
+	// atomic step: exactly one caller gets the blob, however many race;
+	// the rest get nil. A blob that begins with none of openable (it was
+	// sealed under a server key this server lacks) is returned unclaimed
+	// and left in place. A claim that reaches the store after the call's
+	// deadline claims nothing, and a re-send cannot let a second caller
+	// win. An error means the claim did not demonstrably win; the secret is
+	// then, but for one documented window, still there.
+	Claim(ctx context.Context, key string, openable []string) (blob []byte, claimed bool, err error)
 	// Ready reports whether the store can serve: it answers, and will not
 	// evict live secrets.
 	Ready(ctx context.Context) error
@@ -64,4 +63,8 @@ type Sealer interface {
 	// key or a previous one). Any failure is one opaque error. It does not
 	// judge expiry: that is the caller's clock's job.
 	Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error)
+	// Openable returns the prefixes every blob this Sealer can open begins
+	// with (the envelope's version and server key id): the store claims
+	// only such blobs, so a wrong SECRET_KEY burns nothing.
+	Openable() []string
 }
