@@ -18,8 +18,8 @@ type fakeStore struct {
 	mu     sync.Mutex
 	blobs  map[string][]byte
 	ttls   map[string]time.Duration
-	calls  int // Claim calls
-	claims int // blobs claimed
+	calls  int   // Claim calls
+	claims int   // blobs claimed
 	fail   error // returned by every call while set
 }
 
