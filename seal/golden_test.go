@@ -39,39 +39,41 @@ type negative struct {
 	Opens        bool     `json:"opens"`
 }
 
-// TestGoldenV1Negative: the written-down failures (truncated, wrong
-// version, unknown key id) fail as one opaque error, and an envelope of a
-// rotated-out key opens through the previous keys alone.
-func TestGoldenV1Negative(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join("testdata", "v1-negative.json")
-	if *update {
-		writeNegative(t, path)
-	}
-	for _, g := range loadJSON[negative](t, path) {
-		t.Run(g.Comment, func(t *testing.T) {
-			blob, err := base64.StdEncoding.DecodeString(g.Envelope)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var previous [][]byte
-			for _, k := range g.PreviousKeys {
-				previous = append(previous, []byte(k))
-			}
-			_, _, _, err = newSealer(t, []byte(g.ServerKey), previous...).Open(g.AccessKey, g.LookupKey, blob)
-			switch {
-			case g.Opens && err != nil:
-				t.Errorf("did not open: %v", err)
-			case !g.Opens && !errors.Is(err, ErrOpen):
-				t.Errorf("opened, or failed other than ErrOpen: %v", err)
-			}
-		})
+// TestGoldenNegative: the written-down failures (truncated, wrong or
+// unknown version, unknown key id) fail as one opaque error, and an
+// envelope of a rotated-out key opens through the previous keys alone.
+func TestGoldenNegative(t *testing.T) {
+	for _, v := range []string{"v1", "v2"} {
+		path := filepath.Join("testdata", v+"-negative.json")
+		if *update {
+			writeNegative(t, v)
+		}
+		for _, g := range loadJSON[negative](t, path) {
+			t.Run(v+"/"+g.Comment, func(t *testing.T) {
+				blob, err := base64.StdEncoding.DecodeString(g.Envelope)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var previous [][]byte
+				for _, k := range g.PreviousKeys {
+					previous = append(previous, []byte(k))
+				}
+				_, _, _, err = newSealer(t, []byte(g.ServerKey), previous...).Open(g.AccessKey, g.LookupKey, blob)
+				switch {
+				case g.Opens && err != nil:
+					t.Errorf("did not open: %v", err)
+				case !g.Opens && !errors.Is(err, ErrOpen):
+					t.Errorf("opened, or failed other than ErrOpen: %v", err)
+				}
+			})
+		}
 	}
 }
 
-// writeNegative derives the negative vectors from the first positive one.
-func writeNegative(t *testing.T, path string) {
-	g := loadJSON[golden](t, filepath.Join("testdata", "v1.json"))[0]
+// writeNegative derives the negative vectors of a version from its first
+// positive one.
+func writeNegative(t *testing.T, version string) {
+	g := loadJSON[golden](t, filepath.Join("testdata", version+".json"))[0]
 	blob, _ := base64.StdEncoding.DecodeString(g.Envelope)
 	edit := func(f func([]byte) []byte) string {
 		return base64.StdEncoding.EncodeToString(f(append([]byte(nil), blob...)))
@@ -79,10 +81,15 @@ func writeNegative(t *testing.T, path string) {
 	v := func(comment, server string, previous []string, env string, opens bool) negative {
 		return negative{comment, server, previous, g.AccessKey, g.LookupKey, env, opens}
 	}
+	other := byte(version1) // the other known version: same layout, other data key
+	if blob[offVersion] == version1 {
+		other = version2
+	}
 	vectors := []negative{
 		v("truncated by one byte", g.ServerKey, nil, edit(func(b []byte) []byte { return b[:len(b)-1] }), false),
 		v("shorter than the overhead", g.ServerKey, nil, edit(func(b []byte) []byte { return b[:overhead-1] }), false),
-		v("wrong version", g.ServerKey, nil, edit(func(b []byte) []byte { b[offVersion] = 0x02; return b }), false),
+		v("relabelled as the other known version", g.ServerKey, nil, edit(func(b []byte) []byte { b[offVersion] = other; return b }), false),
+		v("unknown version", g.ServerKey, nil, edit(func(b []byte) []byte { b[offVersion] = 0x7f; return b }), false),
 		v("unknown key id: SECRET_KEY rotated without the previous key", string(otherKey), nil, g.Envelope, false),
 		v("previous key: opens during a rotation", string(otherKey), []string{g.ServerKey}, g.Envelope, true),
 	}
@@ -90,7 +97,7 @@ func writeNegative(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join("testdata", version+"-negative.json"), append(data, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,13 +4,16 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -18,6 +21,7 @@ import (
 const (
 	labelLookup = "readonce/v1/lookup"
 	labelData   = "readonce/v1/data"
+	labelDataV2 = "readonce/v2/data"
 	labelPepper = "readonce/v1/pepper"
 	labelKeyID  = "readonce/v1/key-id"
 
@@ -31,6 +35,7 @@ const (
 	accessKeyLen = 43
 
 	version1  = 0x01
+	version2  = 0x02 // what Seal writes; see doc.go for how it differs
 	keyIDSize = 4
 	nonceSize = 12
 	tagSize   = 16
@@ -64,6 +69,15 @@ type Sealer struct {
 type serverKey struct {
 	id     [keyIDSize]byte
 	pepper []byte
+	macs   *sync.Pool // of *dataMAC keyed by pepper: v2 data keys without allocating
+}
+
+// dataMAC is HMAC-SHA256 keyed by one pepper, with room for its input and
+// output, so deriving a v2 data key allocates nothing.
+type dataMAC struct {
+	h   hash.Hash
+	in  [len(labelDataV2) + accessKeyBytes]byte
+	sum [sha256.Size]byte
 }
 
 // New returns a Sealer that seals with current and also opens envelopes
@@ -85,7 +99,9 @@ func New(current []byte, previous ...[]byte) (*Sealer, error) {
 			return nil, fmt.Errorf("seal: server key %d repeats an earlier one", i)
 		}
 		s.byID[sk.id] = sk
-		s.openable = append(s.openable, string(append([]byte{version1}, sk.id[:]...)))
+		for _, v := range []byte{version2, version1} {
+			s.openable = append(s.openable, string(append([]byte{v}, sk.id[:]...)))
+		}
 		if i == 0 {
 			s.current = sk
 		}
@@ -104,6 +120,12 @@ func deriveServerKey(secret []byte) (serverKey, error) {
 	if err != nil {
 		return sk, fmt.Errorf("seal: derive pepper: %w", err)
 	}
+	pepper := sk.pepper
+	sk.macs = &sync.Pool{New: func() any {
+		m := &dataMAC{h: hmac.New(sha256.New, pepper)}
+		copy(m.in[:], labelDataV2)
+		return m
+	}}
 	return sk, nil
 }
 
@@ -161,7 +183,7 @@ func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expi
 		return nil, errors.New("seal: malformed access key")
 	}
 	blob := make([]byte, offCiphertext, overhead+len(content))
-	blob[offVersion] = version1
+	blob[offVersion] = version2
 	copy(blob[offKeyID:], s.current.id[:])
 	binary.BigEndian.PutUint64(blob[offCreated:], uint64(created.UnixMicro()))
 	binary.BigEndian.PutUint64(blob[offExpires:], uint64(expires.UnixMicro()))
@@ -169,18 +191,19 @@ func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expi
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal: nonce: %w", err)
 	}
-	aead, err := dataAEAD(k, s.current.pepper)
+	aead, err := s.current.dataAEAD(version2, k)
 	if err != nil {
 		return nil, err
 	}
-	var ad [headerSize + 64]byte
+	ad := adBuffers.Get().(*adBuffer)
+	defer adBuffers.Put(ad)
 	return aead.Seal(blob, nonce, content, associatedData(ad[:], blob, lookupKey)), nil
 }
 
 // Open authenticates and decrypts an envelope. Any failure is [ErrOpen].
 // Open does not judge expiry: the caller compares expires with its clock.
 func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error) {
-	if len(blob) < overhead || blob[offVersion] != version1 {
+	if len(blob) < overhead || (blob[offVersion] != version1 && blob[offVersion] != version2) {
 		return nil, created, expires, ErrOpen
 	}
 	k, ok := decodeAccessKey(accessKey)
@@ -191,12 +214,13 @@ func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte,
 	if !ok {
 		return nil, created, expires, ErrOpen
 	}
-	aead, err := dataAEAD(k, sk.pepper)
+	aead, err := sk.dataAEAD(blob[offVersion], k)
 	if err != nil {
 		return nil, created, expires, ErrOpen
 	}
 	nonce := blob[offNonce:offCiphertext]
-	var ad [headerSize + 64]byte
+	ad := adBuffers.Get().(*adBuffer)
+	defer adBuffers.Put(ad)
 	content, err = aead.Open(nil, nonce, blob[offCiphertext:], associatedData(ad[:], blob, lookupKey))
 	if err != nil {
 		return nil, created, expires, ErrOpen
@@ -211,20 +235,61 @@ func times(blob []byte) (created, expires time.Time) {
 	return created, expires
 }
 
-// associatedData is the header followed by the lookup key; buf is scratch
-// space (lookup keys are 55 bytes, so a caller's stack array fits).
+// adBuffer is scratch space for associated data (lookup keys are 55
+// bytes); pooled, since a buffer handed to the AEAD interface escapes.
+type adBuffer [headerSize + 64]byte
+
+var adBuffers = sync.Pool{New: func() any { return new(adBuffer) }}
+
+// associatedData is the header followed by the lookup key, in buf.
 func associatedData(buf []byte, blob []byte, lookupKey string) []byte {
 	return append(append(buf[:0], blob[:headerSize]...), lookupKey...)
 }
 
-func dataAEAD(accessKey [accessKeyBytes]byte, pepper []byte) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, accessKey[:], pepper, labelData, 32)
-	if err != nil {
-		return nil, fmt.Errorf("seal: derive data key: %w", err)
+// dataAEAD is the AES-256-GCM of one envelope: its data key comes from the
+// access key and this server key's pepper, by the envelope version's rule.
+func (sk serverKey) dataAEAD(version byte, accessKey [accessKeyBytes]byte) (cipher.AEAD, error) {
+	var key [32]byte
+	switch version {
+	case version1:
+		k, err := dataKeyV1(accessKey, sk.pepper)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	default:
+		key = sk.dataKeyV2(accessKey)
 	}
-	block, err := aes.NewCipher(key)
+	defer clear(key[:])
+	block, err := aes.NewCipher(key[:])
 	if err != nil {
 		return nil, fmt.Errorf("seal: cipher: %w", err)
 	}
 	return cipher.NewGCM(block)
+}
+
+// dataKeyV1 is HKDF-SHA256(secret = access key, salt = pepper, info =
+// "readonce/v1/data"). Apart, so that only v1 envelopes pay for its copy of
+// the access key escaping to the heap.
+func dataKeyV1(accessKey [accessKeyBytes]byte, pepper []byte) ([32]byte, error) {
+	k, err := hkdf.Key(sha256.New, accessKey[:], pepper, labelData, 32)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("seal: derive data key: %w", err)
+	}
+	return [32]byte(k), nil
+}
+
+// dataKeyV2 is HMAC-SHA256(pepper, "readonce/v2/data" ‖ access key): one
+// HMAC from a pool instead of HKDF's two, built anew each time.
+func (sk serverKey) dataKeyV2(accessKey [accessKeyBytes]byte) [32]byte {
+	m := sk.macs.Get().(*dataMAC)
+	defer sk.macs.Put(m)
+	copy(m.in[len(labelDataV2):], accessKey[:])
+	m.h.Reset()
+	m.h.Write(m.in[:])
+	m.h.Sum(m.sum[:0])
+	key := m.sum
+	clear(m.in[len(labelDataV2):])
+	clear(m.sum[:])
+	return key
 }

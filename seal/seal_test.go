@@ -132,9 +132,14 @@ func TestOpenRejectsWrongContext(t *testing.T) {
 		"extended": func() ([]byte, time.Time, time.Time, error) {
 			return s.Open(ak, lk, append(bytes.Clone(blob), 0))
 		},
-		"version 2": func() ([]byte, time.Time, time.Time, error) {
+		"relabelled as version 1": func() ([]byte, time.Time, time.Time, error) {
 			b := bytes.Clone(blob)
-			b[0] = 2
+			b[0] = version1
+			return s.Open(ak, lk, b)
+		},
+		"unknown version 3": func() ([]byte, time.Time, time.Time, error) {
+			b := bytes.Clone(blob)
+			b[0] = 3
 			return s.Open(ak, lk, b)
 		},
 		"malformed access key": func() ([]byte, time.Time, time.Time, error) { return s.Open("x", lk, blob) },
@@ -223,40 +228,34 @@ type golden struct {
 	Envelope  string    `json:"envelope"`
 }
 
-func TestGoldenV1(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join("testdata", "v1.json")
+// TestGolden: every envelope version ever written keeps opening. Only the
+// current version's file is ever rewritten (-update); older ones are frozen.
+func TestGolden(t *testing.T) { // not parallel: -update writes v2.json before the negatives read it
 	if *update {
-		writeGolden(t, path)
+		writeGolden(t, filepath.Join("testdata", "v2.json"))
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vectors []golden
-	if err := json.Unmarshal(data, &vectors); err != nil {
-		t.Fatal(err)
-	}
-	if len(vectors) == 0 {
-		t.Fatal("no golden vectors")
-	}
-	for _, g := range vectors {
-		t.Run(g.Comment, func(t *testing.T) {
-			blob, err := base64.StdEncoding.DecodeString(g.Envelope)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if lk, ok := LookupKey(g.AccessKey); !ok || lk != g.LookupKey {
-				t.Errorf("lookup key: got %q, want %q", lk, g.LookupKey)
-			}
-			content, c, e, err := newSealer(t, []byte(g.ServerKey)).Open(g.AccessKey, g.LookupKey, blob)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			if string(content) != g.Content || !c.Equal(g.CreatedAt) || !e.Equal(g.ExpiresAt) {
-				t.Errorf("got (%q, %v, %v), want (%q, %v, %v)", content, c, e, g.Content, g.CreatedAt, g.ExpiresAt)
-			}
-		})
+	for version, file := range map[byte]string{version1: "v1.json", version2: "v2.json"} {
+		for _, g := range loadJSON[golden](t, filepath.Join("testdata", file)) {
+			t.Run(file+"/"+g.Comment, func(t *testing.T) {
+				blob, err := base64.StdEncoding.DecodeString(g.Envelope)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if blob[offVersion] != version {
+					t.Fatalf("%s holds a version %d envelope", file, blob[offVersion])
+				}
+				if lk, ok := LookupKey(g.AccessKey); !ok || lk != g.LookupKey {
+					t.Errorf("lookup key: got %q, want %q", lk, g.LookupKey)
+				}
+				content, c, e, err := newSealer(t, []byte(g.ServerKey)).Open(g.AccessKey, g.LookupKey, blob)
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				if string(content) != g.Content || !c.Equal(g.CreatedAt) || !e.Equal(g.ExpiresAt) {
+					t.Errorf("got (%q, %v, %v), want (%q, %v, %v)", content, c, e, g.Content, g.CreatedAt, g.ExpiresAt)
+				}
+			})
+		}
 	}
 }
 
@@ -309,7 +308,7 @@ func TestOpenableNamesWhatOpens(t *testing.T) {
 			t.Errorf("%s: blob begins with an openable prefix: %v, want %v", c.name, got, c.opened)
 		}
 	}
-	if n := len(rotated.Openable()); n != 2 {
-		t.Errorf("a sealer with one previous key has %d openable prefixes, want 2", n)
+	if n := len(rotated.Openable()); n != 4 {
+		t.Errorf("a sealer with one previous key has %d openable prefixes, want 4 (two keys, two versions)", n)
 	}
 }
