@@ -144,7 +144,9 @@ func (s *Sealer) NewAccessKey() (string, error) {
 	if _, err := rand.Read(k[:]); err != nil {
 		return "", fmt.Errorf("seal: access key: %w", err)
 	}
-	return b64.EncodeToString(k[:]), nil
+	var out [accessKeyLen]byte
+	b64.Encode(out[:], k[:])
+	return string(out[:]), nil
 }
 
 // LookupKey returns the store key for an access key, and false when the

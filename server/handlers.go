@@ -48,18 +48,18 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 	}
 	s.metrics.created.Inc()
 
-	b := make([]byte, 0, 200+len(s.secretURL)+len(s.shareURL))
-	b = append(b, `{"access_key":"`...)
+	b := append(bodyBuffer(ctx), `{"access_key":"`...)
 	b = append(b, c.accessKey...) // base64url: nothing to escape
 	b = append(b, `","expires_at":"`...)
 	b = c.expires.AppendFormat(b, timeLayout)
 	b = append(b, `","secret_url":`...)
-	b = appendQuote(b, s.secretURL+c.accessKey)
+	b = append(append(b, s.secretURLJSON...), c.accessKey...)
 	// share_url puts the key in the fragment, which browsers never send:
 	// chat previews and link scanners fetch the page and burn nothing.
-	b = append(b, `,"share_url":`...)
-	b = appendQuote(b, s.shareURL+c.accessKey)
-	writeJSON(ctx, fasthttp.StatusCreated, append(b, '}'))
+	b = append(b, `","share_url":`...)
+	b = append(append(b, s.shareURLJSON...), c.accessKey...)
+	ctx.Response.SwapBody(append(b, `"}`...))
+	writeJSONStatus(ctx, fasthttp.StatusCreated)
 	return nil
 }
 
@@ -81,13 +81,14 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) error {
 	}
 	s.metrics.revealed.Inc()
 
-	b := make([]byte, 0, len(secret.content)+len(secret.content)/8+64)
-	b = append(b, `{"content":`...)
+	b := append(bodyBuffer(ctx), `{"content":`...) // the plaintext's one copy
+
 	b = appendQuote(b, secret.content) // no string copy of the plaintext
 	clear(secret.content)
 	b = append(b, `,"created_at":"`...)
 	b = secret.created.AppendFormat(b, timeLayout)
-	writeJSON(ctx, fasthttp.StatusOK, append(b, `"}`...))
+	ctx.Response.SwapBody(append(b, `"}`...))
+	writeJSONStatus(ctx, fasthttp.StatusOK)
 	return nil
 }
 
@@ -129,9 +130,24 @@ func (s *Server) methodNotAllowed(ctx *fasthttp.RequestCtx) error {
 
 // writeJSON sends body (already JSON) with status.
 func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetBody(body)
+	writeJSONStatus(ctx, status)
+}
+
+// bodyBuffer hands a handler the response's pooled body buffer, emptied, to
+// append its answer to and give back with SwapBody: no allocation, no copy.
+func bodyBuffer(ctx *fasthttp.RequestCtx) []byte { return ctx.Response.SwapBody(nil)[:0] }
+
+// writeJSONStatus labels a body already written as JSON, with its status.
+func writeJSONStatus(ctx *fasthttp.RequestCtx, status int) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	ctx.SetBody(body)
+}
+
+// openJSONString is s as a JSON string without its closing quote.
+func openJSONString(s string) []byte {
+	b := appendQuote(nil, s)
+	return b[:len(b)-1]
 }
 
 // isJSON accepts application/json and application/*+json, with parameters.
@@ -139,7 +155,9 @@ func isJSON(ct []byte) bool {
 	if i := bytes.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
 	}
-	ct = bytes.ToLower(bytes.TrimSpace(ct))
-	return bytes.Equal(ct, []byte("application/json")) ||
-		bytes.HasPrefix(ct, []byte("application/")) && bytes.HasSuffix(ct, []byte("+json"))
+	ct = bytes.TrimSpace(ct) // media types are case-insensitive (RFC 9110 §8.3.1)
+	const app, suffix = "application/", "+json"
+	return bytes.EqualFold(ct, []byte("application/json")) ||
+		len(ct) > len(app)+len(suffix) && bytes.EqualFold(ct[:len(app)], []byte(app)) &&
+			bytes.EqualFold(ct[len(ct)-len(suffix):], []byte(suffix))
 }

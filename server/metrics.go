@@ -90,9 +90,10 @@ func (m *metrics) storeError(op string, err error) {
 
 // methodLabel keeps the method label to a fixed set.
 func methodLabel(m []byte) string {
-	switch string(m) {
-	case "GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH":
-		return string(m)
+	for _, known := range [...]string{"GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"} {
+		if string(m) == known { // compared without a copy; the constant is returned
+			return known
+		}
 	}
 	return "other"
 }

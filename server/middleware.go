@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 )
 
@@ -26,7 +25,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 
 		next(ctx)
 
-		route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
+		route, _ := ctx.UserValue(routeLabel).(string)
 		method, status, took := methodLabel(ctx.Method()), ctx.Response.StatusCode(), time.Since(start)
 		s.metrics.observe(route, method, status, took)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
@@ -78,7 +77,8 @@ func (r *requestIDs) from(given []byte) string {
 	if validRequestID(given) {
 		return string(given)
 	}
-	return r.prefix + strconv.FormatUint(r.n.Add(1), 10)
+	var buf [40]byte // prefix (13) and a uint64 (at most 20): one allocation, the string
+	return string(strconv.AppendUint(append(buf[:0], r.prefix...), r.n.Add(1), 10))
 }
 
 func validRequestID(b []byte) bool {

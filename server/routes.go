@@ -7,6 +7,9 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
+// routeLabel is the user value that holds a request's route template.
+const routeLabel = "readonce.route"
+
 // routes is the whole API on one screen.
 func (s *Server) routes() fasthttp.RequestHandler {
 	r := router.New()
@@ -17,20 +20,28 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	// OPTIONS and HEAD must never consume a secret: they get a JSON 405.
 	r.HandleOPTIONS = false
 	r.HandleMethodNotAllowed = true
-	r.SaveMatchedRoutePath = true // the access log records the template, never the path
+	// The access log and metrics record the route template, never the path
+	// (which holds the access key).
+	at := func(method, path string, h fasthttp.RequestHandler) {
+		label := any(path) // boxed once: labelling a request allocates nothing
+		r.Handle(method, path, func(ctx *fasthttp.RequestCtx) {
+			ctx.SetUserValue(routeLabel, label)
+			h(ctx)
+		})
+	}
 
-	r.POST("/api/v1/secrets/", s.handle(s.createSecret)) // also without the slash: see below
-	r.GET("/api/v1/secrets/{access_key}", s.handle(s.revealSecret))
-	r.GET("/health", s.handle(s.health))
-	r.GET("/ready", s.handle(s.ready))
-	r.GET("/openapi.json", s.handle(s.openAPI))
+	at("POST", "/api/v1/secrets/", s.handle(s.createSecret)) // also without the slash: see below
+	at("GET", "/api/v1/secrets/{access_key}", s.handle(s.revealSecret))
+	at("GET", "/health", s.handle(s.health))
+	at("GET", "/ready", s.handle(s.ready))
+	at("GET", "/openapi.json", s.handle(s.openAPI))
 	// Pages and their assets; /s never touches the store: the key is in
 	// the fragment, which the browser keeps to itself.
 	for _, path := range []string{"/", "/s", "/docs", "/redoc", "/docs/{file}", "/static/{file}"} {
-		r.GET(path, s.handle(s.static))
+		at("GET", path, s.handle(s.static))
 	}
 	if s.cfg.Metrics != nil && s.cfg.ServeMetrics {
-		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})))
+		at("GET", "/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})))
 	}
 
 	r.NotFound = s.handle(s.routeNotFound)

@@ -56,17 +56,20 @@ type Config struct {
 
 // Server serves the readonce API.
 type Server struct {
-	cfg        Config
-	store      Store
-	secrets    *secrets
-	log        *slog.Logger
-	secretURL  string // PublicURL + "/api/v1/secrets/"
-	shareURL   string // PublicURL + "/s#"
-	ids        *requestIDs
-	files      *staticFiles
-	openAPIDoc []byte
-	metrics    *metrics
-	http       *fasthttp.Server
+	cfg     Config
+	store   Store
+	secrets *secrets
+	log     *slog.Logger
+	// The JSON strings of PublicURL + "/api/v1/secrets/" and + "/s#", less
+	// their closing quote: a create appends its access key (base64url,
+	// nothing to escape) and the quote.
+	secretURLJSON []byte
+	shareURLJSON  []byte
+	ids           *requestIDs
+	files         *staticFiles
+	openAPIDoc    []byte
+	metrics       *metrics
+	http          *fasthttp.Server
 }
 
 // New builds a Server; call Serve to accept connections.
@@ -96,13 +99,13 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 			store: store, sealer: sealer, now: cfg.Now,
 			defaultTTL: time.Duration(cfg.DefaultTTLHours) * time.Hour,
 		},
-		log:        cfg.Logger,
-		secretURL:  public + "/api/v1/secrets/",
-		shareURL:   public + "/s#",
-		ids:        newRequestIDs(),
-		files:      files,
-		openAPIDoc: spec,
-		metrics:    newMetrics(nilIfNoRegistry(cfg.Metrics)),
+		log:           cfg.Logger,
+		secretURLJSON: openJSONString(public + "/api/v1/secrets/"),
+		shareURLJSON:  openJSONString(public + "/s#"),
+		ids:           newRequestIDs(),
+		files:         files,
+		openAPIDoc:    spec,
+		metrics:       newMetrics(nilIfNoRegistry(cfg.Metrics)),
 	}
 	s.http = &fasthttp.Server{
 		Handler:      s.middleware(s.routes()),
