@@ -41,10 +41,21 @@ func (s *memStore) Claim(_ context.Context, k string, _ []string) ([]byte, bool,
 }
 func (s *memStore) Ready(context.Context) error { return nil }
 
-// BenchmarkHandlerPair is one create and one reveal through the whole
-// server (routing, decoding, sealing, headers, access log to a discarding
-// JSON handler) over an in-memory listener.
-func BenchmarkHandlerPair(b *testing.B) {
+// pairRig is the whole server (routing, decoding, sealing, headers, access
+// log to a discarding JSON handler) over an in-memory listener, with a
+// client that allocates nothing of its own per pair.
+type pairRig struct {
+	c        *fasthttp.Client
+	req      *fasthttp.Request
+	resp     *fasthttp.Response
+	body     []byte
+	reveal   []byte
+	prefix   int
+	field    []byte
+	shutdown func()
+}
+
+func newPairRig(tb testing.TB) *pairRig {
 	sealer, _ := seal.New([]byte(serverKey))
 	srv, err := server.New(server.Config{
 		PublicURL: publicURL, MaxContentBytes: 65536, DefaultTTLHours: 24, MaxTTLHours: 168,
@@ -52,39 +63,75 @@ func BenchmarkHandlerPair(b *testing.B) {
 		Logger: slog.New(slog.NewJSONHandler(discard{}, nil)),
 	}, &memStore{m: map[string][]byte{}}, sealer)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	ln := fasthttputil.NewInmemoryListener()
 	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
-	c := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
-	body := []byte(`{"content":"` + strings.Repeat("x", 256) + `"}`)
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
 	reveal := []byte("http://readonce.test/api/v1/secrets/")
-	prefix := len(reveal)
-	field := []byte(`"access_key":"`)
+	return &pairRig{
+		c:      &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }},
+		req:    fasthttp.AcquireRequest(),
+		resp:   fasthttp.AcquireResponse(),
+		body:   []byte(`{"content":"` + strings.Repeat("x", 256) + `"}`),
+		reveal: reveal, prefix: len(reveal),
+		field: []byte(`"access_key":"`),
+	}
+}
+
+// pair is one create and one reveal of a 256-byte secret.
+func (r *pairRig) pair(tb testing.TB) {
+	r.req.Reset()
+	r.req.SetRequestURI("http://readonce.test/api/v1/secrets/")
+	r.req.Header.SetMethod("POST")
+	r.req.Header.SetContentType("application/json")
+	r.req.SetBody(r.body)
+	if err := r.c.Do(r.req, r.resp); err != nil || r.resp.StatusCode() != 201 {
+		tb.Fatalf("create: %v %d", err, r.resp.StatusCode())
+	}
+	i := bytes.Index(r.resp.Body(), r.field) + len(r.field)
+	r.reveal = append(r.reveal[:r.prefix], r.resp.Body()[i:i+43]...)
+	r.req.Reset()
+	r.req.SetRequestURIBytes(r.reveal)
+	if err := r.c.Do(r.req, r.resp); err != nil || r.resp.StatusCode() != 200 {
+		tb.Fatalf("reveal: %v %d", err, r.resp.StatusCode())
+	}
+}
+
+// BenchmarkHandlerPair prices readonce's own work per request, Redis aside:
+//
+//	go test -run '^$' -bench HandlerPair -benchmem ./server
+func BenchmarkHandlerPair(b *testing.B) {
+	r := newPairRig(b)
 	b.ReportAllocs() // per pair: a create and a reveal
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for b.Loop() {
-		req.Reset()
-		req.SetRequestURI("http://readonce.test/api/v1/secrets/")
-		req.Header.SetMethod("POST")
-		req.Header.SetContentType("application/json")
-		req.SetBody(body)
-		if err := c.Do(req, resp); err != nil || resp.StatusCode() != 201 {
-			b.Fatalf("create: %v %d", err, resp.StatusCode())
-		}
-		i := bytes.Index(resp.Body(), field) + len(field)
-		reveal = append(reveal[:prefix], resp.Body()[i:i+43]...) // no allocation of the bench's own
-		req.Reset()
-		req.SetRequestURIBytes(reveal)
-		if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-			b.Fatalf("reveal: %v %d", err, resp.StatusCode())
-		}
+		r.pair(b)
 	}
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(2*b.N), "allocs/request")
+}
+
+// The pair path's allocation budget (issue 13: at most 20), held as a test
+// so a change that adds allocations fails instead of drifting. Counts, not
+// time: the same on a loaded machine. The race detector allocates on its
+// own account and drops pooled objects at random, so under -race the
+// budget is the one it measures there.
+func TestPairAllocationBudget(t *testing.T) {
+	r := newPairRig(t)
+	for range 100 { // warm the pools and the connection
+		r.pair(t)
+	}
+	budget := 20.0
+	if raceEnabled {
+		budget = raceAllocBudget
+	}
+	got := testing.AllocsPerRun(500, func() { r.pair(t) })
+	t.Logf("%.1f allocations a pair (budget %.0f)", got, budget)
+	if got > budget {
+		t.Errorf("a create and a reveal cost %.1f allocations, budget %.0f", got, budget)
+	}
 }
 
 type discard struct{}
