@@ -118,6 +118,13 @@ func testValidation(t *testing.T, a *app) {
 		{"ttl exponent", `{"content":"x","ttl_hours":1e1}`, "", 422, "int_from_float"},
 		{"ttl true", `{"content":"x","ttl_hours":true}`, "", 422, "int_type"},
 		{"ttl object", `{"content":"x","ttl_hours":{}}`, "", 422, "int_type"},
+		{"ttl_seconds 59", `{"content":"x","ttl_seconds":59}`, "", 422, "greater_than_equal"},
+		{"ttl_seconds 0", `{"content":"x","ttl_seconds":0}`, "", 422, "greater_than_equal"},
+		{"ttl_seconds past the maximum", `{"content":"x","ttl_seconds":604801}`, "", 422, "less_than_equal"},
+		{"ttl_seconds string", `{"content":"x","ttl_seconds":"60"}`, "", 422, "int_type"},
+		{"ttl_seconds float", `{"content":"x","ttl_seconds":60.5}`, "", 422, "int_from_float"},
+		{"ttl_seconds twice", `{"content":"x","ttl_seconds":60,"ttl_seconds":61}`, "", 422, "duplicate_field"},
+		{"ttl_hours and ttl_seconds", `{"content":"x","ttl_hours":1,"ttl_seconds":3600}`, "", 422, "mutually_exclusive"},
 		{"content empty", `{"content":""}`, "", 422, "string_too_short"},
 		{"content number", `{"content":5}`, "", 422, "string_type"},
 		{"content null", `{"content":null}`, "", 422, "string_type"},
@@ -201,11 +208,26 @@ func testValidation(t *testing.T, a *app) {
 }
 
 func testTTL(t *testing.T, a *app) {
-	for _, body := range []string{`{"content":"x"}`, `{"content":"x","ttl_hours":null}`} {
-		r := a.do("POST", "/api/v1/secrets/", body)
-		exp, _ := time.Parse(time.RFC3339Nano, r.JSON(t).String(t, "expires_at"))
-		if d := time.Until(exp); d < 24*time.Hour-time.Minute || d > 24*time.Hour {
-			t.Errorf("%s: expires in %v, want the 24h default", body, d)
+	for _, c := range []struct {
+		body string
+		want time.Duration
+	}{
+		{`{"content":"x"}`, 24 * time.Hour},
+		{`{"content":"x","ttl_hours":null}`, 24 * time.Hour},
+		{`{"content":"x","ttl_hours":2}`, 2 * time.Hour},
+		{`{"content":"x","ttl_seconds":60}`, time.Minute},
+		{`{"content":"x","ttl_seconds":90,"ttl_hours":null}`, 90 * time.Second},
+		{`{"content":"x","ttl_seconds":604800}`, 168 * time.Hour},
+	} {
+		r := a.do("POST", "/api/v1/secrets/", c.body)
+		body := r.JSON(t)
+		exp, _ := time.Parse(time.RFC3339Nano, body.String(t, "expires_at"))
+		if d := time.Until(exp); d < c.want-5*time.Second || d > c.want {
+			t.Errorf("%s: expires in %v, want %v", c.body, d, c.want)
+		}
+		// The store forgets it on the same second the envelope says.
+		if d := a.be.pttl(t, body.String(t, "access_key")); d <= c.want-2*time.Second || d > c.want {
+			t.Errorf("%s: Redis keeps it for %v, want %v", c.body, d, c.want)
 		}
 	}
 }

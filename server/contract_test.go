@@ -115,6 +115,10 @@ func TestOpenAPIDocument(t *testing.T) {
 	if content.MaxLength == nil || *content.MaxLength != maxContent {
 		t.Errorf("content maxLength does not follow MAX_CONTENT_BYTES")
 	}
+	seconds := c.doc.Components.Schemas["NewSecret"].Value.Properties["ttl_seconds"]
+	if seconds == nil || seconds.Value.Max == nil || *seconds.Value.Max != 168*3600 || seconds.Value.Min == nil || *seconds.Value.Min != 60 {
+		t.Errorf("ttl_seconds bounds do not follow MAX_TTL_HOURS: %+v", seconds)
+	}
 	for _, op := range []struct{ method, path string }{
 		{"POST", "/api/v1/secrets/"}, {"GET", "/api/v1/secrets/{access_key}"}, {"GET", "/health"}, {"GET", "/ready"},
 	} {

@@ -6,15 +6,19 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
 
 // createRequest is the decoded body of POST /api/v1/secrets/.
 type createRequest struct {
-	Content  []byte
-	TTLHours int // 0 when absent or null
+	Content []byte
+	TTL     time.Duration // from ttl_hours or ttl_seconds; 0 when both are absent or null
 }
+
+// minTTLSeconds is the shortest lifetime ttl_seconds accepts.
+const minTTLSeconds = 60
 
 // maxFieldErrors bounds the 422 list: a body of 78 000 unknown fields gets
 // ten entries and a count, not a 6.5 MB answer.
@@ -37,7 +41,8 @@ var (
 // fields, each at most once; content a non-empty string of valid UTF-8 (no
 // replacement characters slipped in for bad bytes or lone surrogates) of at
 // most maxContent bytes; ttl_hours an integer literal within [1, maxTTL] or
-// null. A typo must not turn into a silent default.
+// null, or ttl_seconds one within [60, maxTTL×3600] or null, never both. A
+// typo must not turn into a silent default.
 //
 // It fails with errNotJSON or errNotObject for a body that is not one JSON
 // object, and with a kindInvalid error listing every field at fault.
@@ -56,7 +61,8 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 
 	var errs []fieldError
 	var more int // failures past maxFieldErrors
-	var seenContent, seenTTL bool
+	var seenContent, seenHours, seenSeconds bool
+	var hours, seconds int
 	for dec.PeekKind() != '}' {
 		nameTok, err := dec.ReadToken()
 		if err != nil {
@@ -72,10 +78,13 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 		case name == "content" && !seenContent:
 			seenContent = true
 			req.Content, fe = decodeContent(val, maxContent)
-		case name == "ttl_hours" && !seenTTL:
-			seenTTL = true
-			req.TTLHours, fe = decodeTTL(val, maxTTL)
-		case name == "content" || name == "ttl_hours":
+		case name == "ttl_hours" && !seenHours:
+			seenHours = true
+			hours, fe = decodeInt(val, name, 1, maxTTL)
+		case name == "ttl_seconds" && !seenSeconds:
+			seenSeconds = true
+			seconds, fe = decodeInt(val, name, minTTLSeconds, maxTTL*3600)
+		case name == "content" || name == "ttl_hours" || name == "ttl_seconds":
 			fe = &fieldError{loc(name), "Field given more than once", "duplicate_field"}
 		default:
 			fe = &fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"}
@@ -97,6 +106,10 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 	if !seenContent {
 		errs = append(errs, fieldError{loc("content"), "Field required", "missing"})
 	}
+	if hours != 0 && seconds != 0 {
+		errs = append(errs, fieldError{loc("ttl_seconds"), "Give ttl_hours or ttl_seconds, not both", "mutually_exclusive"})
+	}
+	req.TTL = time.Duration(hours)*time.Hour + time.Duration(seconds)*time.Second
 	if more > 0 {
 		errs = append(errs, fieldError{[]string{"body"}, "and " + strconv.Itoa(more) + " more errors not listed", "too_many_errors"})
 	}
@@ -146,23 +159,24 @@ func decodeContent(val jsontext.Value, maxContent int) ([]byte, *fieldError) {
 	return content, nil
 }
 
-func decodeTTL(val jsontext.Value, maxTTL int) (int, *fieldError) {
+// decodeInt reads an integer literal within [lo, hi], or null (0).
+func decodeInt(val jsontext.Value, field string, lo, hi int) (int, *fieldError) {
 	switch val.Kind() {
 	case 'n':
 		return 0, nil
 	case '0':
 	default:
-		return 0, &fieldError{loc("ttl_hours"), "Input should be a valid integer", "int_type"}
+		return 0, &fieldError{loc(field), "Input should be a valid integer", "int_type"}
 	}
 	if bytes.ContainsAny(val, ".eE") {
-		return 0, &fieldError{loc("ttl_hours"), "Input should be a valid integer, got a number with a fractional part or exponent", "int_from_float"}
+		return 0, &fieldError{loc(field), "Input should be a valid integer, got a number with a fractional part or exponent", "int_from_float"}
 	}
 	n, err := strconv.ParseInt(string(val), 10, 64)
 	switch {
-	case err != nil && n > 0, err == nil && n > int64(maxTTL):
-		return 0, &fieldError{loc("ttl_hours"), "Input should be less than or equal to " + strconv.Itoa(maxTTL), "less_than_equal"}
-	case err != nil, n < 1:
-		return 0, &fieldError{loc("ttl_hours"), "Input should be greater than or equal to 1", "greater_than_equal"}
+	case err != nil && n > 0, err == nil && n > int64(hi):
+		return 0, &fieldError{loc(field), "Input should be less than or equal to " + strconv.Itoa(hi), "less_than_equal"}
+	case err != nil, n < int64(lo):
+		return 0, &fieldError{loc(field), "Input should be greater than or equal to " + strconv.Itoa(lo), "greater_than_equal"}
 	}
 	return int(n), nil
 }

@@ -4,17 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
 // FuzzDecodeCreate: the decoder never panics, and whatever it accepts is a
 // JSON object that encoding/json reads the same way, with content and
-// ttl_hours inside their bounds.
+// the lifetime inside their bounds.
 func FuzzDecodeCreate(f *testing.F) {
 	for _, seed := range []string{
 		`{"content":"x"}`, `{"content":"x","ttl_hours":24}`, `{"content":"x","ttl_hours":null}`,
 		`{"content":"a\u00e9\ud83d\ude00"}`, `{"content":"x","content":"y"}`, `{"content":"x"} {}`,
 		`{"content":"x","ttl_hours":1e1}`, "{\"content\":\"\xff\"}", `[]`, `{"content":"\ud800"}`,
+		`{"content":"x","ttl_seconds":60}`, `{"content":"x","ttl_seconds":90,"ttl_hours":null}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -27,12 +29,13 @@ func FuzzDecodeCreate(f *testing.F) {
 		if len(req.Content) == 0 || len(req.Content) > maxContent || !utf8.Valid(req.Content) {
 			t.Fatalf("accepted content of %d bytes (valid UTF-8: %v)", len(req.Content), utf8.Valid(req.Content))
 		}
-		if req.TTLHours < 0 || req.TTLHours > maxTTL {
-			t.Fatalf("accepted ttl_hours %d", req.TTLHours)
+		if req.TTL != 0 && (req.TTL < minTTLSeconds*time.Second || req.TTL > maxTTL*time.Hour) {
+			t.Fatalf("accepted a lifetime of %v", req.TTL)
 		}
 		var std struct {
-			Content  string `json:"content"`
-			TTLHours *int   `json:"ttl_hours"`
+			Content    string `json:"content"`
+			TTLHours   *int   `json:"ttl_hours"`
+			TTLSeconds *int   `json:"ttl_seconds"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
@@ -42,8 +45,18 @@ func FuzzDecodeCreate(f *testing.F) {
 		if std.Content != string(req.Content) {
 			t.Fatalf("content differs from encoding/json: %q vs %q", req.Content, std.Content)
 		}
-		if (std.TTLHours == nil) != (req.TTLHours == 0) || std.TTLHours != nil && *std.TTLHours != req.TTLHours {
-			t.Fatalf("ttl_hours differs from encoding/json")
+		var want time.Duration
+		if std.TTLHours != nil {
+			want += time.Duration(*std.TTLHours) * time.Hour
+		}
+		if std.TTLSeconds != nil {
+			want += time.Duration(*std.TTLSeconds) * time.Second
+		}
+		if std.TTLHours != nil && std.TTLSeconds != nil {
+			t.Fatalf("accepted both ttl_hours and ttl_seconds")
+		}
+		if want != req.TTL {
+			t.Fatalf("lifetime %v differs from encoding/json's %v", req.TTL, want)
 		}
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -42,7 +41,7 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 	}
 	// Not the request's context: it is cancelled at shutdown, and a drain
 	// should let this write finish. The store bounds the call itself.
-	c, err := s.secrets.create(context.Background(), req.Content, time.Duration(req.TTLHours)*time.Hour)
+	c, err := s.secrets.create(context.Background(), req.Content, req.TTL)
 	if err != nil {
 		return err
 	}

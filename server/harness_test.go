@@ -52,6 +52,18 @@ func (b backend) dbsize(t testing.TB) int {
 	return n
 }
 
+// pttl is the store's own remaining lifetime of the secret behind accessKey.
+func (b backend) pttl(t testing.TB, accessKey string) time.Duration {
+	t.Helper()
+	lk, _ := seal.LookupKey(accessKey)
+	reply, err := redistest.Do(b.addr, "PTTL", lk)
+	if err != nil || !strings.HasPrefix(reply, ":") {
+		t.Fatalf("PTTL: %q, %v", reply, err)
+	}
+	ms, _ := strconv.Atoi(reply[1:])
+	return time.Duration(ms) * time.Millisecond
+}
+
 func miniBackend(t testing.TB) backend {
 	m := miniredis.RunT(t)
 	return backend{addr: m.Addr(), mr: m}

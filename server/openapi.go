@@ -22,9 +22,10 @@ var openAPISource []byte
 func renderOpenAPI(cfg Config) ([]byte, error) {
 	set := map[string]string{
 		"/servers/0/url": strconv.Quote(cfg.PublicURL),
-		"/components/schemas/NewSecret/properties/content/maxLength": strconv.Itoa(cfg.MaxContentBytes),
-		"/components/schemas/NewSecret/properties/ttl_hours/maximum": strconv.Itoa(cfg.MaxTTLHours),
-		"/components/schemas/NewSecret/properties/ttl_hours/default": strconv.Itoa(cfg.DefaultTTLHours),
+		"/components/schemas/NewSecret/properties/content/maxLength":   strconv.Itoa(cfg.MaxContentBytes),
+		"/components/schemas/NewSecret/properties/ttl_hours/maximum":   strconv.Itoa(cfg.MaxTTLHours),
+		"/components/schemas/NewSecret/properties/ttl_hours/default":   strconv.Itoa(cfg.DefaultTTLHours),
+		"/components/schemas/NewSecret/properties/ttl_seconds/maximum": strconv.Itoa(cfg.MaxTTLHours * 3600),
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(openAPISource))
 	var out bytes.Buffer
