@@ -7,11 +7,13 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/readonce/readonce/internal/apitest"
 	"github.com/readonce/readonce/internal/faultproxy"
+	"github.com/readonce/readonce/seal"
 	"github.com/readonce/readonce/server"
 )
 
@@ -28,6 +30,8 @@ func apiSuite(t *testing.T, be backend) {
 	t.Run("validation", func(t *testing.T) { testValidation(t, startApp(t, be)) })
 	t.Run("ttl", func(t *testing.T) { testTTL(t, startApp(t, be)) })
 	t.Run("methods never consume", func(t *testing.T) { testMethods(t, startApp(t, be)) })
+	t.Run("burn", func(t *testing.T) { testBurn(t, startApp(t, be)) })
+	t.Run("burns and reveals racing: exactly one success", func(t *testing.T) { burnsAndReveals(t, startApp(t, be), 25, 10) })
 	t.Run("no redirects", func(t *testing.T) { testNoRedirects(t, startApp(t, be)) })
 	t.Run("secret_url ignores request headers", func(t *testing.T) { testLinkPoisoning(t, startApp(t, be)) })
 	t.Run("wrong server key burns nothing", func(t *testing.T) { testWrongKey(t, be) })
@@ -234,13 +238,13 @@ func testTTL(t *testing.T, a *app) {
 
 func testMethods(t *testing.T, a *app) {
 	key := a.create("still here")
-	for _, m := range []string{"HEAD", "OPTIONS", "DELETE", "PUT", "PATCH"} {
+	for _, m := range []string{"HEAD", "OPTIONS", "PUT", "PATCH"} {
 		r := a.do(m, "/api/v1/secrets/"+key, "")
 		if r.Status != 405 {
 			t.Errorf("%s: got %d, want 405", m, r.Status)
 		}
-		if allow := r.Header.Get("Allow"); allow != "GET" {
-			t.Errorf("%s: Allow %q, want GET", m, allow)
+		if allow := r.Header.Get("Allow"); allow != "DELETE, GET" {
+			t.Errorf("%s: Allow %q, want DELETE, GET", m, allow)
 		}
 	}
 	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 200 {
@@ -314,9 +318,54 @@ func testWrongKey(t *testing.T, be backend) {
 	if statuses[503] != 30 {
 		t.Fatalf("30 concurrent reveals with the wrong SECRET_KEY: %v (status → count), want 30 × 503", statuses)
 	}
+	if r := wrong.do("DELETE", "/api/v1/secrets/"+key, ""); r.Status != 503 {
+		t.Fatalf("a burn with the wrong SECRET_KEY: got %d %s, want 503", r.Status, r.Body)
+	}
 	r := right.do("GET", "/api/v1/secrets/"+key, "")
 	if r.Status != 200 || r.JSON(t)["content"] != "survives a bad deploy" {
 		t.Fatalf("after fixing SECRET_KEY: got %d %s, want 200 and the content", r.Status, r.Body)
+	}
+}
+
+func testBurn(t *testing.T, a *app) {
+	key := a.create("burn after sending")
+	if r := a.do("DELETE", "/api/v1/secrets/"+key, `{"why":"oops"}`); r.Status != 400 || r.JSON(t)["detail"] != "A DELETE takes no request body" {
+		t.Errorf("DELETE with a body: got %d %s, want 400", r.Status, r.Body)
+	}
+	r := a.do("DELETE", "/api/v1/secrets/"+key, "")
+	if r.Status != 204 || len(r.Body) != 0 || strings.Contains(string(r.Body), "burn after") {
+		t.Fatalf("burn: got %d %q, want 204 and no body", r.Status, r.Body)
+	}
+	for _, m := range []string{"GET", "DELETE"} {
+		if r := a.do(m, "/api/v1/secrets/"+key, ""); r.Status != 404 || string(r.Body) != notFoundBody {
+			t.Errorf("%s after the burn: got %d %s, want the 404", m, r.Status, r.Body)
+		}
+	}
+	for _, k := range []string{"short", strings.Repeat("A", 43)} {
+		if r := a.do("DELETE", "/api/v1/secrets/"+k, ""); r.Status != 404 || string(r.Body) != notFoundBody {
+			t.Errorf("burn of %q: got %d %s, want the 404", k, r.Status, r.Body)
+		}
+	}
+	if lk, _ := seal.LookupKey(key); a.be.exists(t, lk) && !a.be.tombstone(t, lk) {
+		t.Errorf("the burnt secret's blob is still in Redis")
+	}
+}
+
+// burnsAndReveals races n burns and n reveals on each of rounds keys: one
+// of the 2n succeeds (a reveal's 200 or a burn's 204), every other is 404.
+func burnsAndReveals(t *testing.T, a *app, n, rounds int) {
+	for range rounds {
+		key := a.create("one winner")
+		var i atomic.Int32
+		apitest.ExactlyOne(t, 2*n, func() int {
+			if i.Add(1)%2 == 0 {
+				return a.do("GET", "/api/v1/secrets/"+key, "").Status
+			}
+			if st := a.do("DELETE", "/api/v1/secrets/"+key, "").Status; st != 204 {
+				return st
+			}
+			return 200 // a burn's success, counted with the reveals'
+		})
 	}
 }
 

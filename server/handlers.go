@@ -91,6 +91,33 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
+// burnSecret: DELETE /api/v1/secrets/{access_key} → 204 when it destroyed a
+// live secret, else the reveal's 404. It never returns content.
+func (s *Server) burnSecret(ctx *fasthttp.RequestCtx) error {
+	if len(ctx.Request.Body()) > 0 {
+		return errBodyOnDelete
+	}
+	if err := s.revealAllowed(ctx); err != nil {
+		return err
+	}
+	accessKey, _ := ctx.UserValue("access_key").(string)
+	err := s.secrets.burn(context.Background(), accessKey)
+	if err == errSecretNotFound {
+		if limited := s.spendNotFound(ctx); limited != nil {
+			return limited
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.metrics.burned.Inc()
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+// errBodyOnDelete: a DELETE names its target in the path alone.
+var errBodyOnDelete = &apiError{kind: kindBadBody, detail: "A DELETE takes no request body"}
+
 // health is liveness: it never touches the store.
 func (s *Server) health(ctx *fasthttp.RequestCtx) error {
 	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"healthy"}`))

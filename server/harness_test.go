@@ -64,6 +64,27 @@ func (b backend) pttl(t testing.TB, accessKey string) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
+// exists says whether Redis holds key at all.
+func (b backend) exists(t testing.TB, key string) bool {
+	t.Helper()
+	reply, err := redistest.Do(b.addr, "EXISTS", key)
+	if err != nil {
+		t.Fatalf("EXISTS: %v", err)
+	}
+	return reply == ":1"
+}
+
+// tombstone says whether key holds a claim's tombstone (it starts with a
+// zero byte), which outlives the claim by a few seconds.
+func (b backend) tombstone(t testing.TB, key string) bool {
+	t.Helper()
+	reply, err := redistest.DoBulk(b.addr, "GETRANGE", key, "0", "0")
+	if err != nil {
+		t.Fatalf("GETRANGE: %v", err)
+	}
+	return reply == "\x00"
+}
+
 func miniBackend(t testing.TB) backend {
 	m := miniredis.RunT(t)
 	return backend{addr: m.Addr(), mr: m}

@@ -17,6 +17,7 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 	created     prometheus.Counter
 	revealed    prometheus.Counter
+	burned      prometheus.Counter
 	notFound    prometheus.Counter
 	storeErrors *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
@@ -50,6 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"route", "method"}),
 		created:  prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_created_total", Help: "Secrets stored."}),
 		revealed: prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_revealed_total", Help: "Secrets revealed (and destroyed)."}),
+		burned:   prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_burned_total", Help: "Secrets destroyed unread by DELETE."}),
 		notFound: prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_not_found_total", Help: "Reveals answered 404: unknown, expired, already read or malformed."}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "readonce_store_errors_total", Help: "Failed Redis calls by operation and kind (timeout, connection, oom, readonly, reply).",
@@ -58,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "readonce_rate_limited_total", Help: "Requests answered 429, by limit.",
 		}, []string{"limit"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.created, m.revealed, m.notFound, m.storeErrors, m.rateLimited)
+	reg.MustRegister(m.requests, m.duration, m.created, m.revealed, m.burned, m.notFound, m.storeErrors, m.rateLimited)
 	return m
 }
 

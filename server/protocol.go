@@ -115,3 +115,34 @@ func (p *secrets) reveal(ctx context.Context, accessKey string) (revealed, error
 	}
 	return revealed{content: content, created: createdAt}, nil
 }
+
+// burn destroys the secret behind accessKey without reading it out, through
+// the same claim as a reveal: a burn and reveals racing on one key have one
+// winner in total. A blob sealed under a key this server lacks is left in
+// place, as for a reveal: a misconfigured server burns nothing.
+func (p *secrets) burn(ctx context.Context, accessKey string) error {
+	lookupKey, ok := p.sealer.LookupKey(accessKey)
+	if !ok {
+		return errSecretNotFound
+	}
+	blob, claimed, err := p.store.Claim(ctx, lookupKey, p.sealer.Openable())
+	switch {
+	case err != nil:
+		return &storeFailed{"burn", err}
+	case blob == nil:
+		return errSecretNotFound
+	case !claimed:
+		return errCannotOpen
+	}
+	// Opened only to judge expiry and authenticity the way a reveal does;
+	// the content is cleared unread.
+	content, _, expires, err := p.sealer.Open(accessKey, lookupKey, blob)
+	clear(content)
+	switch {
+	case err != nil:
+		return errCorrupt
+	case !p.now().Before(expires):
+		return errSecretNotFound
+	}
+	return nil
+}

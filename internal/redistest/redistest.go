@@ -112,6 +112,9 @@ func doBulk(addr string, args ...string) (string, error) {
 	return firstLine(raw), nil
 }
 
+// DoBulk is Do for a bulk-string reply (a value), returned whole.
+func DoBulk(addr string, args ...string) (string, error) { return doBulk(addr, args...) }
+
 // exchange sends one command on a fresh connection and returns the raw
 // reply (miniredis's RESP codec); set-up code in tests must not depend on
 // the code under test.
