@@ -4,7 +4,7 @@ GO ?= go
 BIN ?= bin/readonce
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run build docker helm-lint test test-integration fuzz bench screenshots lint redoc bench-sweep
+.PHONY: help run build docker helm-lint test test-integration axe fuzz bench screenshots lint redoc bench-sweep
 
 REDOC_VERSION ?= 2.5.4
 
@@ -26,7 +26,10 @@ helm-lint: ## Lint the Helm chart and render/check every values set (Helm SDK, d
 test: ## Run the hermetic test suite with the race detector
 	$(GO) test -race ./...
 
-test-integration: ## Store and HTTP suites on a real redis-server, browser tests in Chromium (Debian packages)
+axe: ## Install axe-core (pinned in internal/browsertest/axe/package-lock.json) for the browser tests' WCAG audit
+	npm ci --prefix internal/browsertest/axe --no-audit --no-fund --loglevel=error
+
+test-integration: axe ## Store and HTTP suites on a real redis-server, browser tests in Chromium (Debian packages) with a WCAG audit
 	$(GO) test -race -count=1 -tags integration -run Integration ./...
 
 fuzz: ## Fuzz the request decoder and envelope opening for 30s each

@@ -337,3 +337,46 @@ type botDevice struct{}
 func (botDevice) Device() device.Info {
 	return device.Info{Name: "Slackbot", UserAgent: "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", Width: 1200, Height: 800, Scale: 1}
 }
+
+// Every state of the create and share pages passes axe-core's WCAG 2.1 A
+// and AA rules: blank, with a share link, before and after the click, a
+// used link, a damaged link, and the create page at phone width.
+func TestIntegrationPagesPassWCAGAudit(t *testing.T) {
+	base := serveTCP(t, server.Config{})
+	b := browsertest.Start(t)
+	audit := func(state string) {
+		t.Helper()
+		for _, v := range b.AuditWCAG() {
+			t.Errorf("%s: %s", state, v)
+		}
+	}
+	// The audit can fail: a field without a label and an image without alt text.
+	b.Do("open a page known to fail", chromedp.Navigate(`data:text/html,<!doctype html><html lang="en"><title>x</title><main><input id="x"><img src="data:,"></main>`))
+	if v := b.AuditWCAG(); len(v) < 2 {
+		t.Fatalf("the audit found %d violations on a page with an unlabelled field and an image without alt text: %v", len(v), v)
+	}
+	b.Do("open the create page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")))
+	audit("create page")
+	b.Do("create", chromedp.SendKeys(chromedp.CSS("#content"), "audited"), chromedp.Click(chromedp.CSS("#create")),
+		chromedp.WaitVisible(chromedp.CSS("#share-url")))
+	audit("create page with its share link")
+	shareURL, err := chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#share-url")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Do("open the share link", chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.CSS("#reveal")))
+	audit("share page before the click")
+	b.Do("reveal", chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#content")))
+	audit("share page showing the secret")
+	b.Do("open the used link", chromedp.Navigate("about:blank"), chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.CSS("#reveal")),
+		chromedp.Click(chromedp.CSS("#reveal")))
+	if _, err := chromedp.Run(b.Ctx, chromedp.Poll[string](`(() => { const t = document.getElementById("status").textContent; return t.includes("already") ? t : null })()`)); err != nil {
+		t.Fatal(err)
+	}
+	audit("share page: already read")
+	b.Do("open a damaged link", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/s#tooshort"), chromedp.WaitReady(chromedp.CSS("#status")))
+	audit("share page: damaged link")
+	b.Do("the create page on a phone", chromedp.Navigate("about:blank"), chromedp.EmulateViewport(360, 740), chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#content")))
+	audit("create page at 360 px")
+}
