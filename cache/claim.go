@@ -158,13 +158,23 @@ func (s *Store) Claim(ctx context.Context, key string, openable []string) (blob 
 func (s *Store) claimOnce(ctx context.Context, key string, args []any) ([]byte, bool, error) {
 	run := func(script, src string) (any, error) {
 		cmd := redis.NewCmd(ctx, append([]any{script, src, 1, key}, args...)...)
-		var err error
-		if s.minAcks > 0 {
-			err = s.replicated(ctx, "claim", key, cmd)
-		} else {
-			err = s.exec(ctx, cmd)
+		if s.minAcks == 0 {
+			if err := s.exec(ctx, cmd); err != nil { // and never read the reply: a queued command's accessors wait for it
+				return nil, err
+			}
+			return cmd.Val(), nil
 		}
-		if err != nil { // and never read the reply: a queued command's accessors wait for it
+		err := s.replicated(ctx, "claim", key, cmd)
+		if err != nil && cmd.Err() == nil {
+			// The script ran; only WAIT fell short. A claim that won wrote a
+			// tombstone a failover could lose, so it is not shown. One that
+			// lost, or found a foreign blob, wrote nothing: its answer
+			// stands, as a plain read's would.
+			if _, won := cmd.Val().(string); !won {
+				return cmd.Val(), nil
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
 		return cmd.Val(), nil

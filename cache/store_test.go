@@ -394,3 +394,26 @@ func TestClaimDeleteVariant(t *testing.T) {
 		t.Fatalf("the delete variant of the claim script was not derived:\n%s", claimDeleteText)
 	}
 }
+
+// With REDIS_MIN_REPLICAS_ACK, a claim that wins is shown only once WAIT
+// says enough replicas have its tombstone; a claim that loses, or finds a
+// foreign blob, wrote nothing, and its answer stands even when WAIT falls
+// short (miniredis's WAIT always answers 0: no replica).
+func TestClaimWithReplicasAcknowledged(t *testing.T) {
+	m := miniredis.RunT(t)
+	s := openOpts(t, Options{URL: "redis://" + m.Addr(), MinReplicasAck: 1, SkipPolicyCheck: true})
+	ctx := context.Background()
+	if blob, claimed, err := s.Claim(ctx, "k:none", anyBlob); blob != nil || claimed || err != nil {
+		t.Errorf("nothing there, WAIT short: (%q, %v, %v), want a plain 'gone'", blob, claimed, err)
+	}
+	_ = m.Set("k:foreign", "\x01KEY9rest")
+	if blob, claimed, err := s.Claim(ctx, "k:foreign", []string{"\x01KEY1"}); string(blob) != "\x01KEY9rest" || claimed || err != nil {
+		t.Errorf("foreign blob, WAIT short: (%q, %v, %v), want it back unclaimed", blob, claimed, err)
+	}
+	_ = m.Set("k:won", "x")
+	blob, claimed, err := s.Claim(ctx, "k:won", anyBlob)
+	var cerr *Error
+	if blob != nil || claimed || !errors.As(err, &cerr) || cerr.Kind != "replication" {
+		t.Errorf("a won claim no replica acknowledged: (%q, %v, %v), want a replication error and no blob", blob, claimed, err)
+	}
+}
