@@ -66,6 +66,8 @@ type config struct {
 	MaxContentBytes int `env:"MAX_CONTENT_BYTES" envDefault:"65536"`
 	DefaultTTLHours int `env:"DEFAULT_TTL_HOURS" envDefault:"24"`
 	MaxTTLHours     int `env:"MAX_TTL_HOURS" envDefault:"168"`
+	// How long a receipt outlives its secret's expiry.
+	ReceiptRetentionHours int `env:"RECEIPT_RETENTION_HOURS" envDefault:"168"`
 
 	ReadTimeout     time.Duration `env:"READ_TIMEOUT" envDefault:"10s"`
 	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
@@ -299,6 +301,9 @@ func (c *config) validateSizes(bad complaint) {
 	if c.DefaultTTLHours < 1 || c.DefaultTTLHours > c.MaxTTLHours {
 		bad("DEFAULT_TTL_HOURS", "must be 1..MAX_TTL_HOURS (%d), got %d", c.MaxTTLHours, c.DefaultTTLHours)
 	}
+	if c.ReceiptRetentionHours < 1 || c.ReceiptRetentionHours > 24*365 {
+		bad("RECEIPT_RETENTION_HOURS", "must be 1..%d, got %d", 24*365, c.ReceiptRetentionHours)
+	}
 }
 
 // checkPublicURL accepts scheme://host[:port][/path] and nothing looser:
@@ -421,6 +426,7 @@ func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *pro
 		MaxContentBytes:  c.MaxContentBytes,
 		DefaultTTLHours:  c.DefaultTTLHours,
 		MaxTTLHours:      c.MaxTTLHours,
+		ReceiptRetention: time.Duration(c.ReceiptRetentionHours) * time.Hour,
 		ReadTimeout:      c.ReadTimeout,
 		WriteTimeout:     c.WriteTimeout,
 		IdleTimeout:      c.IdleTimeout,
@@ -564,6 +570,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int("max_content_bytes", c.MaxContentBytes),
 		slog.Int("default_ttl_hours", c.DefaultTTLHours),
 		slog.Int("max_ttl_hours", c.MaxTTLHours),
+		slog.Int("receipt_retention_hours", c.ReceiptRetentionHours),
 		slog.Duration("redis_timeout", c.RedisTimeout),
 		slog.Bool("require_auth", c.RequireAuth),
 		slog.Int("rate_limit_create_per_minute", c.CreateRatePerMinute),

@@ -62,6 +62,44 @@ func TestIntegrationCluster(t *testing.T) {
 			raceReveals(t, c, 200)
 		})
 	}
+	// Last: receipts outlive their secrets (retention), so the key counts
+	// above would no longer start from zero.
+	t.Run("receipts", func(t *testing.T) {
+		s := &faultSuite{}
+		_, c := startOn(t, s, cluster.URL(), "REDIS_MODE", "cluster", "REDIS_TIMEOUT", "2s")
+		receiptsAcrossSlots(t, c, 20)
+	})
+}
+
+// receiptsAcrossSlots: secrets with receipts, spread over the cluster's
+// slots, revealed or burned through their receipts. The claim moves the
+// secret and its receipt in one script (their keys share a hash slot), so
+// a CROSSSLOT error here would be a 503.
+func receiptsAcrossSlots(t *testing.T, c *client, n int) {
+	t.Helper()
+	for i := range n {
+		r := c.do("POST", "/api/v1/secrets/", fmt.Sprintf(`{"content":"receipted-%d","receipt":true}`, i))
+		if r.Status != 201 {
+			t.Fatalf("create with a receipt on a cluster: %d %v", r.Status, r.body)
+		}
+		key, token := r.body.String(t, "access_key"), r.body.String(t, "receipt_token")
+		c.s.remember(key)
+		c.s.remember(token)
+		want := "revealed"
+		if i%2 == 0 {
+			if got := c.reveal(key); got.Status != 200 {
+				t.Fatalf("reveal of a receipted secret on a cluster: %d %v", got.Status, got.body)
+			}
+		} else {
+			want = "burned"
+			if got := c.do("DELETE", "/api/v1/receipts/"+token, ""); got.Status != 200 {
+				t.Fatalf("burn through a receipt on a cluster: %d %v", got.Status, got.body)
+			}
+		}
+		if got := c.do("GET", "/api/v1/receipts/"+token, ""); got.Status != 200 || got.body["state"] != want {
+			t.Fatalf("receipt on a cluster: %d %v, want %s", got.Status, got.body, want)
+		}
+	}
 }
 
 func dbsizes(t *testing.T, nodes []*redistest.Server) []int {

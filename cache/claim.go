@@ -57,9 +57,15 @@ import (
 // claimScriptText returns the blob when this claim holds the key (now, or
 // from an earlier attempt with the same id), 0 when the key is gone or
 // another claim holds it, the blob wrapped in an array when it begins with
-// none of the openable prefixes (ARGV[4…]; it is left in place), and -1
+// none of the openable prefixes (ARGV[5…]; it is left in place), and -1
 // when the deadline (Unix ms, ARGV[1]) has passed by Redis's clock.
-// ARGV[2] is the claim id, ARGV[3] the tombstone's lifetime in ms. A blob is never empty, so the reply's type says which.
+// ARGV[2] is the claim id, ARGV[3] the tombstone's lifetime in ms. A won
+// claim moves the secret's receipt (KEYS[2], if there is one and it is
+// pending) to ARGV[4], "revealed" or "burned", with Redis's time, in the
+// same step: no crash or failover between the two can leave them
+// disagreeing. The tombstone is written first: at full memory the first
+// write is the one Redis refuses, and once a script has written, Redis
+// lets it finish. A blob is never empty, so the reply's type says which.
 const claimScriptText = `
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
@@ -69,7 +75,7 @@ if string.byte(v, 1) == 0 then
   return 0
 end
 local openable = false
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   if string.sub(v, 1, #ARGV[i]) == ARGV[i] then openable = true break end
 end
 if not openable then return {v} end
@@ -77,6 +83,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[1]) then return -1 end
 redis.call('SET', KEYS[1], id .. v, 'PX', ARGV[3])
+if redis.call('HGET', KEYS[2], 'state') == 'pending' then
+  redis.call('HSET', KEYS[2], 'state', ARGV[4], ARGV[4] .. '_at', string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+end
 return v
 `
 
@@ -118,12 +127,13 @@ func (s *Store) Get(ctx context.Context, key string) (blob []byte, found bool, e
 }
 
 // Claim claims key for this caller alone and returns its blob, in one atomic
-// step, if the blob begins with one of openable. blob is nil when the key
+// step, if the blob begins with one of openable; the secret's receipt, if
+// any, then says outcome (receipt.Revealed or receipt.Burned). blob is nil when the key
 // is gone or another caller claimed it; claimed is false, with the blob,
 // when it begins with none of openable and was left in place. An error
 // means the claim did not demonstrably win: the secret is then, but for the
 // window described above, still there.
-func (s *Store) Claim(ctx context.Context, key string, openable []string) (blob []byte, claimed bool, err error) {
+func (s *Store) Claim(ctx context.Context, key, outcome string, openable []string) (blob []byte, claimed bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -132,8 +142,8 @@ func (s *Store) Claim(ctx context.Context, key string, openable []string) (blob 
 	if _, err := rand.Read(id[1:]); err != nil {
 		return nil, false, &Error{Op: "claim", Kind: "reply", Err: err}
 	}
-	args := make([]any, 0, 3+len(openable))
-	args = append(args, deadline.Add(-skewMargin(s.timeout)).UnixMilli(), string(id[:]), (2*s.timeout + time.Second).Milliseconds())
+	args := make([]any, 0, 4+len(openable))
+	args = append(args, deadline.Add(-skewMargin(s.timeout)).UnixMilli(), string(id[:]), (2*s.timeout + time.Second).Milliseconds(), outcome)
 	for _, p := range openable {
 		args = append(args, p)
 	}
@@ -157,7 +167,7 @@ func (s *Store) Claim(ctx context.Context, key string, openable []string) (blob 
 
 func (s *Store) claimOnce(ctx context.Context, key string, args []any) ([]byte, bool, error) {
 	run := func(script, src string) (any, error) {
-		cmd := redis.NewCmd(ctx, append([]any{script, src, 1, key}, args...)...)
+		cmd := redis.NewCmd(ctx, append([]any{script, src, 2, key, receiptRecordKey(key)}, args...)...)
 		if s.minAcks == 0 {
 			if err := s.exec(ctx, cmd); err != nil { // and never read the reply: a queued command's accessors wait for it
 				return nil, err

@@ -24,6 +24,8 @@ func TestIntegrationStore(t *testing.T) {
 			t.Run("500 concurrent takes, 20 rounds", func(t *testing.T) {
 				exactlyOnce(t, s, 500, 20)
 			})
+			t.Run("receipts", func(t *testing.T) { receiptSuite(t, s) })
+			t.Run("10 reveals and 10 receipt burns racing, 20 rounds", func(t *testing.T) { receiptRace(t, s, 10, 20) })
 		})
 	}
 }

@@ -64,19 +64,39 @@ func (s *Store) watchPolicy() {
 // Put stores blob under key for ttl. A single SET … PX: idempotent, so a
 // client that retries after an error cannot create a second copy.
 func (s *Store) Put(ctx context.Context, key string, blob []byte, ttl time.Duration) error {
-	if p := s.evicting.Load(); p != nil {
-		return &Error{Op: "put", Kind: "policy", Err: p}
+	if err := s.refuseWhileEvicting("put"); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	cmd := redis.NewStatusCmd(ctx, "set", key, blob, "px", ttl.Milliseconds())
-	if s.minAcks > 0 {
-		return s.replicated(ctx, "put", key, cmd)
-	}
-	if err := s.exec(ctx, cmd); err != nil {
-		return classify("put", err)
+	return classifyOnce("put", s.write(ctx, "put", key, cmd))
+}
+
+// refuseWhileEvicting: no create while Redis would evict live secrets.
+func (s *Store) refuseWhileEvicting(op string) error {
+	if p := s.evicting.Load(); p != nil {
+		return &Error{Op: op, Kind: "policy", Err: p}
 	}
 	return nil
+}
+
+// write runs a command that writes: followed by WAIT with
+// REDIS_MIN_REPLICAS_ACK, on its own otherwise.
+func (s *Store) write(ctx context.Context, op, key string, cmd redis.Cmder) error {
+	if s.minAcks > 0 {
+		return s.replicated(ctx, op, key, cmd)
+	}
+	return s.exec(ctx, cmd)
+}
+
+// classifyOnce classifies err unless it already is one of ours.
+func classifyOnce(op string, err error) error {
+	var e *Error
+	if err == nil || errors.As(err, &e) {
+		return err
+	}
+	return classify(op, err)
 }
 
 // replicated runs cmd and then WAIT on the same connection (a pipeline to

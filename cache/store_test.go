@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/readonce/readonce/internal/faultproxy"
+	"github.com/readonce/readonce/internal/receipt"
 )
 
 const testTimeout = 2 * time.Second
@@ -77,13 +78,13 @@ func storeSuite(t *testing.T, s *Store) {
 		if err := s.Put(ctx, "k:claimed", []byte("x"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if blob, claimed, err := s.Claim(ctx, "k:claimed", anyBlob); !claimed || string(blob) != "x" || err != nil {
+		if blob, claimed, err := s.Claim(ctx, "k:claimed", receipt.Revealed, anyBlob); !claimed || string(blob) != "x" || err != nil {
 			t.Fatalf("first claim: (%q, %v, %v), want the blob, claimed", blob, claimed, err)
 		}
 		if _, found, err := s.Get(ctx, "k:claimed"); found || err != nil {
 			t.Errorf("Get after the claim: (%v, %v), want not found", found, err)
 		}
-		if blob, claimed, err := s.Claim(ctx, "k:claimed", anyBlob); claimed || blob != nil || err != nil {
+		if blob, claimed, err := s.Claim(ctx, "k:claimed", receipt.Revealed, anyBlob); claimed || blob != nil || err != nil {
 			t.Errorf("second claim: (%q, %v, %v), want nothing", blob, claimed, err)
 		}
 		if ttl := s.rdb.PTTL(ctx, "k:claimed").Val(); ttl <= 0 || ttl > 2*testTimeout+time.Second {
@@ -96,7 +97,7 @@ func storeSuite(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 		openable := []string{"\x01KEY1", "\x02KEY1"}
-		blob, claimed, err := s.Claim(ctx, "k:foreign", openable)
+		blob, claimed, err := s.Claim(ctx, "k:foreign", receipt.Revealed, openable)
 		if claimed || string(blob) != "\x01KEY2rest" || err != nil {
 			t.Fatalf("foreign blob: (%q, %v, %v), want it back unclaimed", blob, claimed, err)
 		}
@@ -107,7 +108,7 @@ func storeSuite(t *testing.T, s *Store) {
 			t.Errorf("the foreign blob's TTL changed to %v", ttl)
 		}
 		openable = append(openable, "\x01KEY2")
-		if blob, claimed, err := s.Claim(ctx, "k:foreign", openable); !claimed || string(blob) != "\x01KEY2rest" || err != nil {
+		if blob, claimed, err := s.Claim(ctx, "k:foreign", receipt.Revealed, openable); !claimed || string(blob) != "\x01KEY2rest" || err != nil {
 			t.Errorf("with its prefix openable: (%q, %v, %v), want it claimed", blob, claimed, err)
 		}
 	})
@@ -117,7 +118,7 @@ func storeSuite(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 		past := time.Now().Add(-time.Second).UnixMilli()
-		blob, claimed, err := s.claimOnce(ctx, "k:late", []any{past, "\x00late-claim", 5000, ""})
+		blob, claimed, err := s.claimOnce(ctx, "k:late", []any{past, "\x00late-claim", 5000, "revealed", ""})
 		var cerr *Error
 		if claimed || blob != nil || !errors.As(err, &cerr) || cerr.Kind != "timeout" {
 			t.Errorf("claim past its deadline: (%q, %v, %v), want a timeout error", blob, claimed, err)
@@ -136,7 +137,7 @@ func storeSuite(t *testing.T, s *Store) {
 			id   string
 			want bool
 		}{{"\x00mine", true}, {"\x00mine", true}, {"\x00theirs", false}} {
-			blob, claimed, err := s.claimOnce(ctx, "k:resend", []any{future, c.id, 5000, ""})
+			blob, claimed, err := s.claimOnce(ctx, "k:resend", []any{future, c.id, 5000, "revealed", ""})
 			if claimed != c.want || err != nil || (c.want && string(blob) != "x") {
 				t.Errorf("claim %d (%q): (%q, %v, %v), want %v", i+1, c.id, blob, claimed, err, c.want)
 			}
@@ -160,7 +161,7 @@ var anyBlob = []string{""}
 
 // take is a reveal without the opening: claim whatever blob is there.
 func (s *Store) take(ctx context.Context, key string) ([]byte, bool, error) {
-	blob, claimed, err := s.Claim(ctx, key, anyBlob)
+	blob, claimed, err := s.Claim(ctx, key, receipt.Revealed, anyBlob)
 	if !claimed {
 		return nil, false, err
 	}
@@ -355,14 +356,14 @@ func claimReSendIsSafe(t *testing.T, md mode) {
 		t.Fatal(err)
 	}
 	p.DropReplies("EVALSHA", 1)
-	blob, claimed, err := s.Claim(ctx, "k", anyBlob)
+	blob, claimed, err := s.Claim(ctx, "k", receipt.Revealed, anyBlob)
 	if !claimed || string(blob) != "x" || err != nil {
 		t.Fatalf("claim with its first reply lost: (%q, %v, %v), want the blob, learnt from the re-send", blob, claimed, err)
 	}
 	if n := p.Count("EVALSHA"); n != 2 {
 		t.Errorf("the claim reached Redis %d times, want 2 (the lost one and the re-send)", n)
 	}
-	if blob, claimed, err := s.Claim(ctx, "k", anyBlob); claimed || blob != nil || err != nil {
+	if blob, claimed, err := s.Claim(ctx, "k", receipt.Revealed, anyBlob); claimed || blob != nil || err != nil {
 		t.Errorf("another reader after the re-sent claim: (%q, %v, %v), want nothing", blob, claimed, err)
 	}
 }
@@ -403,15 +404,15 @@ func TestClaimWithReplicasAcknowledged(t *testing.T) {
 	m := miniredis.RunT(t)
 	s := openOpts(t, Options{URL: "redis://" + m.Addr(), MinReplicasAck: 1, SkipPolicyCheck: true})
 	ctx := context.Background()
-	if blob, claimed, err := s.Claim(ctx, "k:none", anyBlob); blob != nil || claimed || err != nil {
+	if blob, claimed, err := s.Claim(ctx, "k:none", receipt.Revealed, anyBlob); blob != nil || claimed || err != nil {
 		t.Errorf("nothing there, WAIT short: (%q, %v, %v), want a plain 'gone'", blob, claimed, err)
 	}
 	_ = m.Set("k:foreign", "\x01KEY9rest")
-	if blob, claimed, err := s.Claim(ctx, "k:foreign", []string{"\x01KEY1"}); string(blob) != "\x01KEY9rest" || claimed || err != nil {
+	if blob, claimed, err := s.Claim(ctx, "k:foreign", receipt.Revealed, []string{"\x01KEY1"}); string(blob) != "\x01KEY9rest" || claimed || err != nil {
 		t.Errorf("foreign blob, WAIT short: (%q, %v, %v), want it back unclaimed", blob, claimed, err)
 	}
 	_ = m.Set("k:won", "x")
-	blob, claimed, err := s.Claim(ctx, "k:won", anyBlob)
+	blob, claimed, err := s.Claim(ctx, "k:won", receipt.Revealed, anyBlob)
 	var cerr *Error
 	if blob != nil || claimed || !errors.As(err, &cerr) || cerr.Kind != "replication" {
 		t.Errorf("a won claim no replica acknowledged: (%q, %v, %v), want a replication error and no blob", blob, claimed, err)

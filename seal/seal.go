@@ -19,13 +19,15 @@ import (
 
 // Labels, one per purpose and versioned, so no two derivations can collide.
 const (
-	labelLookup = "readonce/v1/lookup"
-	labelData   = "readonce/v1/data"
-	labelDataV2 = "readonce/v2/data"
-	labelPepper = "readonce/v1/pepper"
-	labelKeyID  = "readonce/v1/key-id"
+	labelLookup  = "readonce/v1/lookup"
+	labelData    = "readonce/v1/data"
+	labelDataV2  = "readonce/v2/data"
+	labelPepper  = "readonce/v1/pepper"
+	labelKeyID   = "readonce/v1/key-id"
+	labelReceipt = "readonce/v1/receipt"
 
-	lookupPrefix = "readonce:v1:"
+	lookupPrefix  = "readonce:v1:"
+	receiptPrefix = "readonce:v1:receipt:"
 )
 
 // Sizes of the wire format; see the package comment.
@@ -147,6 +149,30 @@ func (s *Sealer) NewAccessKey() (string, error) {
 	var out [accessKeyLen]byte
 	b64.Encode(out[:], k[:])
 	return string(out[:]), nil
+}
+
+// NewReceiptToken returns a fresh random receipt token: 32 bytes from
+// crypto/rand, drawn apart from the access key, so neither can be derived
+// from the other.
+func (s *Sealer) NewReceiptToken() (string, error) { return s.NewAccessKey() }
+
+// ReceiptKey returns the store key under which a receipt token finds its
+// receipt: "readonce:v1:receipt:" + base64url(SHA-256("readonce/v1/receipt"
+// ‖ token bytes)), one-way like LookupKey, so a dump yields no token. ok is
+// false for a malformed token.
+func (s *Sealer) ReceiptKey(token string) (string, bool) {
+	k, ok := decodeAccessKey(token) // the same shape: 32 bytes, base64url
+	if !ok {
+		return "", false
+	}
+	var in [len(labelReceipt) + accessKeyBytes]byte
+	copy(in[:], labelReceipt)
+	copy(in[len(labelReceipt):], k[:])
+	sum := sha256.Sum256(in[:])
+	var out [len(receiptPrefix) + 43]byte
+	copy(out[:], receiptPrefix)
+	b64.Encode(out[len(receiptPrefix):], sum[:])
+	return string(out[:]), true
 }
 
 // LookupKey returns the store key for an access key, and false when the

@@ -15,6 +15,7 @@ import (
 type createRequest struct {
 	Content []byte
 	TTL     time.Duration // from ttl_hours or ttl_seconds; 0 when both are absent or null
+	Receipt bool          // "receipt": true
 }
 
 // minTTLSeconds is the shortest lifetime ttl_seconds accepts.
@@ -41,8 +42,8 @@ var (
 // fields, each at most once; content a non-empty string of valid UTF-8 (no
 // replacement characters slipped in for bad bytes or lone surrogates) of at
 // most maxContent bytes; ttl_hours an integer literal within [1, maxTTL] or
-// null, or ttl_seconds one within [60, maxTTL×3600] or null, never both. A
-// typo must not turn into a silent default.
+// null, or ttl_seconds one within [60, maxTTL×3600] or null, never both;
+// receipt true or false. A typo must not turn into a silent default.
 //
 // It fails with errNotJSON or errNotObject for a body that is not one JSON
 // object, and with a kindInvalid error listing every field at fault.
@@ -61,7 +62,7 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 
 	var errs []fieldError
 	var more int // failures past maxFieldErrors
-	var seenContent, seenHours, seenSeconds bool
+	var seenContent, seenHours, seenSeconds, seenReceipt bool
 	var hours, seconds int
 	for dec.PeekKind() != '}' {
 		nameTok, err := dec.ReadToken()
@@ -84,7 +85,10 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 		case name == "ttl_seconds" && !seenSeconds:
 			seenSeconds = true
 			seconds, fe = decodeInt(val, name, minTTLSeconds, maxTTL*3600)
-		case name == "content" || name == "ttl_hours" || name == "ttl_seconds":
+		case name == "receipt" && !seenReceipt:
+			seenReceipt = true
+			req.Receipt, fe = decodeBool(val, name)
+		case name == "content" || name == "ttl_hours" || name == "ttl_seconds" || name == "receipt":
 			fe = &fieldError{loc(name), "Field given more than once", "duplicate_field"}
 		default:
 			fe = &fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"}
@@ -157,6 +161,18 @@ func decodeContent(val jsontext.Value, maxContent int) ([]byte, *fieldError) {
 		return nil, &fieldError{loc("content"), "String should have at most " + strconv.Itoa(maxContent) + " bytes", "string_too_long"}
 	}
 	return content, nil
+}
+
+// decodeBool reads true or false; null, strings and numbers are refused
+// (a "yes" must not quietly mean no).
+func decodeBool(val jsontext.Value, field string) (bool, *fieldError) {
+	switch val.Kind() {
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	}
+	return false, &fieldError{loc(field), "Input should be a valid boolean", "bool_type"}
 }
 
 // decodeInt reads an integer literal within [lo, hi], or null (0).

@@ -25,6 +25,7 @@ const (
 	kindRouteNotFound                  // no such route
 	kindMethodNotAllowed               // route exists, method does not
 	kindSecretNotFound                 // unknown, expired, read or malformed key
+	kindReceiptNotFound                // unknown, malformed or retired receipt token
 	kindUnsupportedType                // Content-Type set and not JSON
 	kindBadBody                        // not JSON, or not an object
 	kindInvalid                        // 422: the fields are wrong
@@ -59,6 +60,7 @@ var outcomes = [...]outcome{
 	kindRouteNotFound:      {404, "Not Found", false, "", 0},
 	kindMethodNotAllowed:   {405, "Method Not Allowed", false, "", 0},
 	kindSecretNotFound:     {404, "Secret not found, expired, or already read", false, "", 0},
+	kindReceiptNotFound:    {404, "Receipt not found", false, "", 0},
 	kindUnsupportedType:    {415, "Content-Type must be application/json", false, "", 0},
 	kindBadBody:            {400, "Request body is not valid JSON", false, "", 0},
 	kindInvalid:            {422, "", false, "", 0},
@@ -130,6 +132,8 @@ func classify(err error) (kind, *apiError) {
 		return kindCorrupt, nil
 	case errors.Is(err, errSecretNotFound):
 		return kindSecretNotFound, nil
+	case errors.Is(err, errReceiptNotFound):
+		return kindReceiptNotFound, nil
 	case errors.As(err, &store) && errors.As(err, &full) && full.StorageFull():
 		return kindStorageFull, nil
 	case errors.As(err, &store) && errors.As(err, &why):

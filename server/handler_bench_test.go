@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/readonce/readonce/internal/receipt"
 	"github.com/readonce/readonce/seal"
 	"github.com/readonce/readonce/server"
 )
@@ -32,7 +34,7 @@ func (s *memStore) Put(_ context.Context, k string, b []byte, _ time.Duration) e
 	return nil
 }
 
-func (s *memStore) Claim(_ context.Context, k string, _ []string) ([]byte, bool, error) {
+func (s *memStore) Claim(_ context.Context, k, _ string, _ []string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.m[k]
@@ -40,6 +42,17 @@ func (s *memStore) Claim(_ context.Context, k string, _ []string) ([]byte, bool,
 	return b, ok, nil
 }
 func (s *memStore) Ready(context.Context) error { return nil }
+
+// The pair benchmark creates without receipts.
+func (s *memStore) PutReceipted(context.Context, string, []byte, time.Duration, string, time.Time, time.Time, time.Duration) error {
+	return errors.New("memStore: no receipts")
+}
+func (s *memStore) Receipt(context.Context, string) (receipt.Record, bool, error) {
+	return receipt.Record{}, false, nil
+}
+func (s *memStore) BurnByReceipt(context.Context, string, []string) (receipt.Record, bool, error) {
+	return receipt.Record{}, false, nil
+}
 
 // pairRig is the whole server (routing, decoding, sealing, headers, access
 // log to a discarding JSON handler) over an in-memory listener, with a

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/readonce/readonce/internal/receipt"
 )
 
 // One handler per route: decode, call, write — or return the error, which
@@ -41,7 +44,7 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 	}
 	// Not the request's context: it is cancelled at shutdown, and a drain
 	// should let this write finish. The store bounds the call itself.
-	c, err := s.secrets.create(context.Background(), req.Content, req.TTL)
+	c, err := s.secrets.create(context.Background(), req.Content, req.TTL, req.Receipt)
 	if err != nil {
 		return err
 	}
@@ -57,6 +60,10 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 	// chat previews and link scanners fetch the page and burn nothing.
 	b = append(b, `","share_url":`...)
 	b = append(append(b, s.shareURLJSON...), c.accessKey...)
+	if c.receiptToken != "" { // base64url too
+		b = append(append(b, `","receipt_token":"`...), c.receiptToken...)
+		b = append(append(append(b, `","receipt_url":`...), s.receiptURLJSON...), c.receiptToken...)
+	}
 	ctx.Response.SwapBody(append(b, `"}`...))
 	writeJSONStatus(ctx, fasthttp.StatusCreated)
 	return nil
@@ -110,9 +117,77 @@ func (s *Server) burnSecret(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	s.metrics.burned.Inc()
+	s.metrics.burned.WithLabelValues("access_key").Inc()
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
+}
+
+// receiptStatus: GET /api/v1/receipts/{receipt_token} → 200 with the
+// receipt; 404 for unknown, malformed or retired tokens. Never consumes.
+func (s *Server) receiptStatus(ctx *fasthttp.RequestCtx) error {
+	if err := s.revealAllowed(ctx); err != nil {
+		return err
+	}
+	token, _ := ctx.UserValue("receipt_token").(string)
+	rec, err := s.secrets.readReceipt(context.Background(), token)
+	if err == errReceiptNotFound {
+		if limited := s.spendNotFound(ctx); limited != nil {
+			return limited
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.metrics.receiptReads.Inc()
+	writeReceipt(ctx, fasthttp.StatusOK, rec)
+	return nil
+}
+
+// burnByReceipt: DELETE /api/v1/receipts/{receipt_token} → 200 with the
+// receipt, burned (again 200 when repeated); 409 with it once the secret
+// was revealed or expired.
+func (s *Server) burnByReceipt(ctx *fasthttp.RequestCtx) error {
+	if len(ctx.Request.Body()) > 0 {
+		return errBodyOnDelete
+	}
+	if err := s.revealAllowed(ctx); err != nil {
+		return err
+	}
+	token, _ := ctx.UserValue("receipt_token").(string)
+	rec, burned, err := s.secrets.burnReceipt(context.Background(), token)
+	if err == errReceiptNotFound {
+		if limited := s.spendNotFound(ctx); limited != nil {
+			return limited
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !burned {
+		writeReceipt(ctx, fasthttp.StatusConflict, rec)
+		return nil
+	}
+	s.metrics.burned.WithLabelValues("receipt").Inc()
+	writeReceipt(ctx, fasthttp.StatusOK, rec)
+	return nil
+}
+
+// writeReceipt answers with a receipt: state and times, nothing else.
+func writeReceipt(ctx *fasthttp.RequestCtx, status int, rec receipt.Record) {
+	at := func(b []byte, t time.Time) []byte {
+		if t.IsZero() {
+			return append(b, "null"...)
+		}
+		return append(t.AppendFormat(append(b, '"'), timeLayout), '"')
+	}
+	b := append(bodyBuffer(ctx), `{"state":"`...)
+	b = append(b, rec.State...) // one of four fixed words
+	b = at(append(b, `","created_at":`...), rec.CreatedAt)
+	b = at(append(b, `,"expires_at":`...), rec.ExpiresAt)
+	b = at(append(b, `,"revealed_at":`...), rec.RevealedAt)
+	b = at(append(b, `,"burned_at":`...), rec.BurnedAt)
+	ctx.Response.SwapBody(append(b, `,"created_by":null}`...))
+	writeJSONStatus(ctx, status)
 }
 
 // errBodyOnDelete: a DELETE names its target in the path alone.

@@ -123,16 +123,17 @@ func startApp(t testing.TB, be backend, opts ...appOption) *app {
 	logs := &logbuf.Buffer{}
 	clk := &clock{}
 	cfg := server.Config{
-		PublicURL:       publicURL,
-		MaxContentBytes: maxContent,
-		DefaultTTLHours: 24,
-		MaxTTLHours:     168,
-		ReadTimeout:     5 * time.Second,
-		WriteTimeout:    5 * time.Second,
-		IdleTimeout:     5 * time.Second,
-		Concurrency:     1000,
-		Logger:          slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:             clk.now,
+		PublicURL:        publicURL,
+		MaxContentBytes:  maxContent,
+		DefaultTTLHours:  24,
+		MaxTTLHours:      168,
+		ReceiptRetention: 168 * time.Hour,
+		ReadTimeout:      5 * time.Second,
+		WriteTimeout:     5 * time.Second,
+		IdleTimeout:      5 * time.Second,
+		Concurrency:      1000,
+		Logger:           slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:              clk.now,
 	}
 	deps := appDeps{key: serverKey}
 	for _, o := range opts {
@@ -287,6 +288,19 @@ func (a *app) create(content string, ttl ...int) string {
 		a.t.Fatalf("create: status %d, body %s", r.Status, r.Body)
 	}
 	return r.JSON(a.t).String(a.t, "access_key")
+}
+
+// createWithReceipt creates a secret with a receipt and returns its access
+// key and receipt token.
+func (a *app) createWithReceipt(content string) (key, token string) {
+	a.t.Helper()
+	b, _ := json.Marshal(map[string]any{"content": content, "receipt": true})
+	r := a.do("POST", "/api/v1/secrets/", string(b))
+	if r.Status != 201 {
+		a.t.Fatalf("create with a receipt: status %d, body %s", r.Status, r.Body)
+	}
+	body := r.JSON(a.t)
+	return body.String(a.t, "access_key"), body.String(a.t, "receipt_token")
 }
 
 // clock is a settable clock; zero means the real time.

@@ -12,6 +12,7 @@ func TestIntegrationAPI(t *testing.T) {
 	srv := redistest.Start(t)
 	be := backend{addr: srv.Addr}
 	apiSuite(t, be)
+	receiptSuite(t, be)
 	t.Run("500 concurrent reveals, 20 rounds", func(t *testing.T) {
 		concurrentReveals(t, startApp(t, be), 500, 20)
 	})

@@ -13,14 +13,15 @@ import (
 // a fixed set (route templates, methods, statuses, error kinds): no label
 // can ever hold an access key or a path.
 type metrics struct {
-	requests    *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
-	created     prometheus.Counter
-	revealed    prometheus.Counter
-	burned      prometheus.Counter
-	notFound    prometheus.Counter
-	storeErrors *prometheus.CounterVec
-	rateLimited *prometheus.CounterVec
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	created      prometheus.Counter
+	revealed     prometheus.Counter
+	burned       *prometheus.CounterVec
+	receiptReads prometheus.Counter
+	notFound     prometheus.Counter
+	storeErrors  *prometheus.CounterVec
+	rateLimited  *prometheus.CounterVec
 
 	// series caches the child of each (route, method, status): the label
 	// set is small and fixed, and WithLabelValues hashes on every call.
@@ -49,10 +50,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "readonce_http_request_duration_seconds", Help: "HTTP request latency by route template and method.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
-		created:  prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_created_total", Help: "Secrets stored."}),
-		revealed: prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_revealed_total", Help: "Secrets revealed (and destroyed)."}),
-		burned:   prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_burned_total", Help: "Secrets destroyed unread by DELETE."}),
-		notFound: prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_not_found_total", Help: "Reveals answered 404: unknown, expired, already read or malformed."}),
+		created:      prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_created_total", Help: "Secrets stored."}),
+		revealed:     prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_revealed_total", Help: "Secrets revealed (and destroyed)."}),
+		burned:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "readonce_secrets_burned_total", Help: "Secrets destroyed unread, by what named them (access_key or receipt)."}, []string{"via"}),
+		receiptReads: prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_receipt_reads_total", Help: "Receipts read."}),
+		notFound:     prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_not_found_total", Help: "Reveals answered 404: unknown, expired, already read or malformed."}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "readonce_store_errors_total", Help: "Failed Redis calls by operation and kind (timeout, connection, oom, readonly, reply).",
 		}, []string{"op", "kind"}),
@@ -60,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "readonce_rate_limited_total", Help: "Requests answered 429, by limit.",
 		}, []string{"limit"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.created, m.revealed, m.burned, m.notFound, m.storeErrors, m.rateLimited)
+	reg.MustRegister(m.requests, m.duration, m.created, m.revealed, m.burned, m.receiptReads, m.notFound, m.storeErrors, m.rateLimited)
 	return m
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/readonce/readonce/internal/receipt"
 )
 
 // secrets is the read-once protocol, apart from HTTP: the product's rules
@@ -16,12 +18,14 @@ type secrets struct {
 	sealer     Sealer
 	now        func() time.Time
 	defaultTTL time.Duration
+	retention  time.Duration // a receipt's life past its secret's expiry
 }
 
 // created is what a create hands back to its caller.
 type created struct {
-	accessKey string
-	expires   time.Time
+	accessKey    string
+	expires      time.Time
+	receiptToken string // "" without a receipt
 }
 
 // revealed is a secret's one reading. content is the caller's to clear.
@@ -38,6 +42,8 @@ var (
 	// errCannotOpen: a stored blob did not open (most likely a server
 	// started with the wrong SECRET_KEY). It was left untouched.
 	errCannotOpen = errors.New("a stored secret could not be opened; it was left in place (is SECRET_KEY right?)")
+	// errReceiptNotFound: unknown, malformed, or past its retention.
+	errReceiptNotFound = errors.New("receipt not found")
 	// errCorrupt: a blob sealed under one of this server's keys failed to
 	// authenticate. Only a corrupt or forged blob does that (or the 1 in
 	// 2^32 wrong key whose id matches a right one's); nobody could have
@@ -65,8 +71,8 @@ func (e *internalFailed) Error() string { return e.op + ": " + e.err.Error() }
 func (e *internalFailed) Unwrap() error { return e.err }
 
 // create seals content under a fresh access key and stores it for ttl (0:
-// the default). content is cleared once sealed.
-func (p *secrets) create(ctx context.Context, content []byte, ttl time.Duration) (created, error) {
+// the default), with a receipt when asked. content is cleared once sealed.
+func (p *secrets) create(ctx context.Context, content []byte, ttl time.Duration, withReceipt bool) (created, error) {
 	defer clear(content) // the plaintext copy is not needed past sealing
 	if ttl == 0 {
 		ttl = p.defaultTTL
@@ -82,10 +88,19 @@ func (p *secrets) create(ctx context.Context, content []byte, ttl time.Duration)
 	if err != nil {
 		return created{}, &internalFailed{"seal", err}
 	}
-	if err := p.store.Put(ctx, lookupKey, blob, ttl); err != nil {
+	c := created{accessKey: accessKey, expires: expires}
+	if !withReceipt {
+		err = p.store.Put(ctx, lookupKey, blob, ttl)
+	} else if c.receiptToken, err = p.sealer.NewReceiptToken(); err != nil {
+		return created{}, &internalFailed{"new receipt token", err}
+	} else {
+		tokenKey, _ := p.sealer.ReceiptKey(c.receiptToken)
+		err = p.store.PutReceipted(ctx, lookupKey, blob, ttl, tokenKey, now, expires, p.retention)
+	}
+	if err != nil {
 		return created{}, &storeFailed{"create", err}
 	}
-	return created{accessKey: accessKey, expires: expires}, nil
+	return c, nil
 }
 
 // reveal returns the secret behind accessKey and destroys it, for one caller
@@ -96,7 +111,7 @@ func (p *secrets) reveal(ctx context.Context, accessKey string) (revealed, error
 	if !ok { // malformed: it cannot exist, so no store round trip
 		return revealed{}, errSecretNotFound
 	}
-	blob, claimed, err := p.store.Claim(ctx, lookupKey, p.sealer.Openable())
+	blob, claimed, err := p.store.Claim(ctx, lookupKey, receipt.Revealed, p.sealer.Openable())
 	switch {
 	case err != nil: // not shown: the claim did not demonstrably win
 		return revealed{}, &storeFailed{"reveal", err}
@@ -125,7 +140,7 @@ func (p *secrets) burn(ctx context.Context, accessKey string) error {
 	if !ok {
 		return errSecretNotFound
 	}
-	blob, claimed, err := p.store.Claim(ctx, lookupKey, p.sealer.Openable())
+	blob, claimed, err := p.store.Claim(ctx, lookupKey, receipt.Burned, p.sealer.Openable())
 	switch {
 	case err != nil:
 		return &storeFailed{"burn", err}
@@ -145,4 +160,57 @@ func (p *secrets) burn(ctx context.Context, accessKey string) error {
 		return errSecretNotFound
 	}
 	return nil
+}
+
+// readReceipt is the receipt behind token, as it reads now. It consumes
+// nothing.
+func (p *secrets) readReceipt(ctx context.Context, token string) (receipt.Record, error) {
+	tokenKey, ok := p.sealer.ReceiptKey(token)
+	if !ok { // malformed: it cannot exist, so no store round trip
+		return receipt.Record{}, errReceiptNotFound
+	}
+	rec, found, err := p.store.Receipt(ctx, tokenKey)
+	switch {
+	case err != nil:
+		return receipt.Record{}, &storeFailed{"receipt", err}
+	case !found:
+		return receipt.Record{}, errReceiptNotFound
+	}
+	return rec.As(p.now()), nil
+}
+
+// burnReceipt burns the pending secret behind token and returns its
+// receipt; burned is false (with the receipt) when it was already revealed
+// or expired. Burning twice is burning once.
+func (p *secrets) burnReceipt(ctx context.Context, token string) (rec receipt.Record, burned bool, err error) {
+	tokenKey, ok := p.sealer.ReceiptKey(token)
+	if !ok {
+		return rec, false, errReceiptNotFound
+	}
+	// The server's clock judges expiry, as for a reveal: an expired secret
+	// the store still holds is not burned, it is over.
+	rec, found, err := p.store.Receipt(ctx, tokenKey)
+	switch {
+	case err != nil:
+		return rec, false, &storeFailed{"receipt", err}
+	case !found:
+		return rec, false, errReceiptNotFound
+	case rec.As(p.now()).State != receipt.Pending:
+		rec = rec.As(p.now())
+		return rec, rec.State == receipt.Burned, nil
+	}
+	rec, found, err = p.store.BurnByReceipt(ctx, tokenKey, p.sealer.Openable())
+	var foreign ForeignError
+	switch {
+	case errors.As(err, &foreign) && foreign.Foreign():
+		return rec, false, errCannotOpen
+	case err != nil:
+		return rec, false, &storeFailed{"burn", err}
+	case !found:
+		return rec, false, errReceiptNotFound
+	}
+	if rec = rec.As(p.now()); rec.State == receipt.Pending {
+		rec.State = receipt.Expired // the store had already let the secret go
+	}
+	return rec, rec.State == receipt.Burned, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/readonce/readonce/internal/receipt"
 	"github.com/readonce/readonce/seal"
 )
 
@@ -39,7 +40,7 @@ func (f *fakeStore) Put(_ context.Context, k string, b []byte, ttl time.Duration
 
 // Claim takes k only if its blob begins with one of openable, as the real
 // store's script does.
-func (f *fakeStore) Claim(_ context.Context, k string, openable []string) ([]byte, bool, error) {
+func (f *fakeStore) Claim(_ context.Context, k, _ string, openable []string) ([]byte, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -59,6 +60,18 @@ func (f *fakeStore) Claim(_ context.Context, k string, openable []string) ([]byt
 }
 
 func (f *fakeStore) Ready(context.Context) error { return f.fail }
+
+// Receipts are the cache package's to prove (cache/receipts_test.go and
+// the HTTP suites on Redis); the protocol tests here create without them.
+func (f *fakeStore) PutReceipted(context.Context, string, []byte, time.Duration, string, time.Time, time.Time, time.Duration) error {
+	return errors.New("fakeStore: no receipts")
+}
+func (f *fakeStore) Receipt(context.Context, string) (receipt.Record, bool, error) {
+	return receipt.Record{}, false, nil
+}
+func (f *fakeStore) BurnByReceipt(context.Context, string, []string) (receipt.Record, bool, error) {
+	return receipt.Record{}, false, nil
+}
 
 type fullError struct{}
 
@@ -82,7 +95,7 @@ const protocolKey = "a-32-byte-or-longer-server-key-for-protocol-tests"
 func TestProtocolCreateRevealOnce(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
 	content := []byte("hunter2")
-	c, err := p.create(context.Background(), content, 0)
+	c, err := p.create(context.Background(), content, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +124,7 @@ func TestProtocolCreateRevealOnce(t *testing.T) {
 
 func TestProtocolTTL(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, err := p.create(context.Background(), []byte("x"), 2*time.Hour)
+	c, err := p.create(context.Background(), []byte("x"), 2*time.Hour, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,14 +148,14 @@ func TestProtocolMalformedKeyNeverReachesTheStore(t *testing.T) {
 
 func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), []byte("x"), 0)
+	c, _ := p.create(context.Background(), []byte("x"), 0, false)
 	st.fail = errors.New("connection reset")
 	_, err := p.reveal(context.Background(), c.accessKey)
 	if k, _ := classify(err); k != kindUnavailable {
 		t.Errorf("reveal on a failing store: kind %d (%v), want kindUnavailable", k, err)
 	}
 	st.fail = fullError{}
-	_, err = p.create(context.Background(), []byte("x"), 0)
+	_, err = p.create(context.Background(), []byte("x"), 0, false)
 	if k, _ := classify(err); k != kindStorageFull {
 		t.Errorf("create on a full store: kind %d (%v), want kindStorageFull", k, err)
 	}
@@ -151,7 +164,7 @@ func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
 // A blob sealed under a server key this server lacks is never claimed.
 func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 	right, st, _ := newProtocol(t, protocolKey)
-	c, _ := right.create(context.Background(), []byte("survives"), time.Hour)
+	c, _ := right.create(context.Background(), []byte("survives"), time.Hour, false)
 	wrong, _, _ := newProtocol(t, "another-32-byte-or-longer-server-key-oops")
 	wrong.store = st
 	if _, err := wrong.reveal(context.Background(), c.accessKey); err != errCannotOpen {
@@ -169,7 +182,7 @@ func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 // it is an error (never content, never "not found"), and it is gone.
 func TestProtocolCorruptBlobIsAnError(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), []byte("x"), time.Hour)
+	c, _ := p.create(context.Background(), []byte("x"), time.Hour, false)
 	lk, _ := seal.LookupKey(c.accessKey)
 	st.blobs[lk][len(st.blobs[lk])-1] ^= 1 // the last byte of the tag
 	got, err := p.reveal(context.Background(), c.accessKey)
@@ -183,7 +196,7 @@ func TestProtocolCorruptBlobIsAnError(t *testing.T) {
 
 func TestProtocolServerClockJudgesExpiry(t *testing.T) {
 	p, _, now := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), []byte("x"), time.Hour)
+	c, _ := p.create(context.Background(), []byte("x"), time.Hour, false)
 	*now = now.Add(time.Hour) // the store still holds it; the envelope says it is over
 	if _, err := p.reveal(context.Background(), c.accessKey); err != errSecretNotFound {
 		t.Errorf("expired envelope: %v, want errSecretNotFound", err)

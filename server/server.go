@@ -28,6 +28,7 @@ type Config struct {
 	MaxContentBytes  int
 	DefaultTTLHours  int
 	MaxTTLHours      int
+	ReceiptRetention time.Duration // how long a receipt outlives its secret's expiry
 	ReadTimeout      time.Duration
 	WriteTimeout     time.Duration
 	IdleTimeout      time.Duration
@@ -63,13 +64,14 @@ type Server struct {
 	// The JSON strings of PublicURL + "/api/v1/secrets/" and + "/s#", less
 	// their closing quote: a create appends its access key (base64url,
 	// nothing to escape) and the quote.
-	secretURLJSON []byte
-	shareURLJSON  []byte
-	ids           *requestIDs
-	files         *staticFiles
-	openAPIDoc    []byte
-	metrics       *metrics
-	http          *fasthttp.Server
+	secretURLJSON  []byte
+	shareURLJSON   []byte
+	receiptURLJSON []byte // PublicURL + "/api/v1/receipts/", likewise
+	ids            *requestIDs
+	files          *staticFiles
+	openAPIDoc     []byte
+	metrics        *metrics
+	http           *fasthttp.Server
 }
 
 // New builds a Server; call Serve to accept connections.
@@ -98,14 +100,16 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 		secrets: &secrets{
 			store: store, sealer: sealer, now: cfg.Now,
 			defaultTTL: time.Duration(cfg.DefaultTTLHours) * time.Hour,
+			retention:  cfg.ReceiptRetention,
 		},
-		log:           cfg.Logger,
-		secretURLJSON: openJSONString(public + "/api/v1/secrets/"),
-		shareURLJSON:  openJSONString(public + "/s#"),
-		ids:           newRequestIDs(),
-		files:         files,
-		openAPIDoc:    spec,
-		metrics:       newMetrics(nilIfNoRegistry(cfg.Metrics)),
+		log:            cfg.Logger,
+		secretURLJSON:  openJSONString(public + "/api/v1/secrets/"),
+		shareURLJSON:   openJSONString(public + "/s#"),
+		receiptURLJSON: openJSONString(public + "/api/v1/receipts/"),
+		ids:            newRequestIDs(),
+		files:          files,
+		openAPIDoc:     spec,
+		metrics:        newMetrics(nilIfNoRegistry(cfg.Metrics)),
 	}
 	s.http = &fasthttp.Server{
 		Handler:      s.middleware(s.routes()),

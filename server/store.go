@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/readonce/readonce/internal/receipt"
 )
 
 // Store keeps sealed blobs under lookup keys. It never sees an access key or
@@ -19,7 +21,21 @@ type Store interface {
 	// deadline claims nothing, and a re-send cannot let a second caller
 	// win. An error means the claim did not demonstrably win; the secret is
 	// then, but for one documented window, still there.
-	Claim(ctx context.Context, key string, openable []string) (blob []byte, claimed bool, err error)
+	// A won claim also moves the secret's receipt, if it has a pending one,
+	// to outcome (receipt.Revealed or receipt.Burned), in the same step.
+	Claim(ctx context.Context, key, outcome string, openable []string) (blob []byte, claimed bool, err error)
+	// PutReceipted is Put with a pending receipt, found through tokenKey,
+	// that outlives the secret by retention. A create without a receipt
+	// never comes here: it costs one SET, as before receipts.
+	PutReceipted(ctx context.Context, key string, blob []byte, ttl time.Duration, tokenKey string, created, expires time.Time, retention time.Duration) error
+	// Receipt reads the receipt at tokenKey; found is false when there is
+	// none (never, or past its retention). It changes nothing.
+	Receipt(ctx context.Context, tokenKey string) (rec receipt.Record, found bool, err error)
+	// BurnByReceipt burns the secret the receipt at tokenKey names, if the
+	// receipt is pending and the blob begins with one of openable, and
+	// returns the receipt as it then stands. A blob sealed under a server
+	// key this server lacks is left in place: the error is a ForeignError.
+	BurnByReceipt(ctx context.Context, tokenKey string, openable []string) (rec receipt.Record, found bool, err error)
 	// Ready reports whether the store can serve: it answers, and will not
 	// evict live secrets.
 	Ready(ctx context.Context) error
@@ -35,6 +51,13 @@ type StoreError interface {
 	// StorageFull reports that the store refused a write for lack of
 	// memory: creates answer "storage full" while reveals keep working.
 	StorageFull() bool
+}
+
+// ForeignError is a Store error saying the blob was sealed under a server
+// key this server lacks, and was left in place.
+type ForeignError interface {
+	error
+	Foreign() bool
 }
 
 // ReadinessError is a Ready error that says what an operator must fix
@@ -63,6 +86,12 @@ type Sealer interface {
 	// key or a previous one). Any failure is one opaque error. It does not
 	// judge expiry: that is the caller's clock's job.
 	Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error)
+	// NewReceiptToken returns a fresh random receipt token, independent of
+	// every access key.
+	NewReceiptToken() (string, error)
+	// ReceiptKey maps a receipt token to the store key its receipt is found
+	// under, one-way as LookupKey; ok is false for a malformed token.
+	ReceiptKey(token string) (tokenKey string, ok bool)
 	// Openable returns the prefixes every blob this Sealer can open begins
 	// with (the envelope's version and server key id): the store claims
 	// only such blobs, so a wrong SECRET_KEY burns nothing.

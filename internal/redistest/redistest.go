@@ -112,6 +112,40 @@ func doBulk(addr string, args ...string) (string, error) {
 	return firstLine(raw), nil
 }
 
+// Dump returns every key of addr's current database with its value (a
+// string, or a hash's fields and values), raw, for tests that prove what
+// a thief with a dump would not find.
+func Dump(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	cl := proto.NewClient(c)
+	keys, err := cl.DoStrings("KEYS", "*")
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		typ, err := cl.Do("TYPE", k)
+		if err != nil {
+			return "", err
+		}
+		cmd := []string{"GET", k}
+		if strings.Contains(typ, "hash") {
+			cmd = []string{"HGETALL", k}
+		}
+		v, err := cl.Do(cmd...)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(k + "\n" + v + "\n")
+	}
+	return b.String(), nil
+}
+
 // DoBulk is Do for a bulk-string reply (a value), returned whole.
 func DoBulk(addr string, args ...string) (string, error) { return doBulk(addr, args...) }
 
