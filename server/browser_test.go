@@ -7,6 +7,7 @@ import (
 	"flag"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -279,7 +280,7 @@ func TestIntegrationShareLinksInOneTab(t *testing.T) {
 func TestIntegrationPagesAccessibleOnAPhone(t *testing.T) {
 	base := serveTCP(t, server.Config{})
 	b := browsertest.Start(t)
-	for _, path := range []string{"/", "/s#" + strings.Repeat("A", 43)} {
+	for _, path := range []string{"/", "/s#" + strings.Repeat("A", 43), "/r#" + strings.Repeat("A", 43)} {
 		b.Do("open "+path, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(360, 740), chromedp.Navigate(base+path),
 			chromedp.WaitReady(chromedp.CSS("main")))
 		overflow, err := chromedp.Run(b.Ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
@@ -300,7 +301,7 @@ func TestIntegrationPagesAccessibleOnAPhone(t *testing.T) {
 	// button, Enter.
 	b.Do("create with the keyboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")),
 		chromedp.Focus(chromedp.CSS("#content")), chromedp.KeyEvent("typed with keys"),
-		chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent("\r"),
+		chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent("\r"),
 		chromedp.WaitVisible(chromedp.CSS("#share-url")))
 }
 
@@ -338,9 +339,10 @@ func (botDevice) Device() device.Info {
 	return device.Info{Name: "Slackbot", UserAgent: "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", Width: 1200, Height: 800, Scale: 1}
 }
 
-// Every state of the create and share pages passes axe-core's WCAG 2.1 A
-// and AA rules: blank, with a share link, before and after the click, a
-// used link, a damaged link, and the create page at phone width.
+// Every state of the create, share and receipt pages passes axe-core's
+// WCAG 2.1 A and AA rules: blank, with a share and a receipt link, before
+// and after the click, a used link, damaged links, and the create page at
+// phone width.
 func TestIntegrationPagesPassWCAGAudit(t *testing.T) {
 	base := serveTCP(t, server.Config{})
 	b := browsertest.Start(t)
@@ -364,10 +366,18 @@ func TestIntegrationPagesPassWCAGAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	receiptURL, err := chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#receipt-url")))
+	if err != nil || !strings.HasPrefix(receiptURL, base+"/r#") {
+		t.Fatalf("receipt link %q (%v)", receiptURL, err)
+	}
+	b.Do("open the receipt page", chromedp.Navigate(receiptURL), chromedp.WaitVisible(chromedp.CSS("#receipt")))
+	audit("receipt page: not opened yet")
 	b.Do("open the share link", chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.CSS("#reveal")))
 	audit("share page before the click")
 	b.Do("reveal", chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#content")))
 	audit("share page showing the secret")
+	b.Do("the receipt page after the reveal", chromedp.Navigate("about:blank"), chromedp.Navigate(receiptURL), chromedp.WaitVisible(chromedp.CSS("#receipt")))
+	audit("receipt page: opened")
 	b.Do("open the used link", chromedp.Navigate("about:blank"), chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.CSS("#reveal")),
 		chromedp.Click(chromedp.CSS("#reveal")))
 	if _, err := chromedp.Run(b.Ctx, chromedp.Poll[string](`(() => { const t = document.getElementById("status").textContent; return t.includes("already") ? t : null })()`)); err != nil {
@@ -376,7 +386,78 @@ func TestIntegrationPagesPassWCAGAudit(t *testing.T) {
 	audit("share page: already read")
 	b.Do("open a damaged link", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/s#tooshort"), chromedp.WaitReady(chromedp.CSS("#status")))
 	audit("share page: damaged link")
+	b.Do("open a damaged receipt link", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/r#tooshort"), chromedp.WaitReady(chromedp.CSS("#status")))
+	audit("receipt page: damaged link")
 	b.Do("the create page on a phone", chromedp.Navigate("about:blank"), chromedp.EmulateViewport(360, 740), chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#content")))
 	audit("create page at 360 px")
+}
+
+// Receipts through the pages: the create page's receipt link shows "Not
+// opened yet", then "Opened" after the reveal; its burn button takes a
+// secret back; the share page burns one unread.
+func TestIntegrationReceiptsInBrowser(t *testing.T) {
+	be := miniBackend(t)
+	base := serveTCPOn(t, server.Config{}, be)
+	b := browsertest.Start(t)
+	create := func(content string) (share, receiptLink string) {
+		t.Helper()
+		b.Do("create "+content, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")),
+			chromedp.SendKeys(chromedp.CSS("#content"), content), chromedp.Click(chromedp.CSS("#create")),
+			chromedp.WaitVisible(chromedp.CSS("#receipt-url")))
+		share, _ = chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#share-url")))
+		receiptLink, _ = chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#receipt-url")))
+		return share, receiptLink
+	}
+	waitStatus := func(what, has string) {
+		t.Helper()
+		poll := chromedp.Poll[string](`(() => { const t = document.getElementById("status").textContent; return t.includes(` + strconv.Quote(has) + `) ? t : null })()`)
+		if _, err := chromedp.Run(b.Ctx, poll); err != nil {
+			t.Fatalf("%s: no status with %q: %v", what, has, err)
+		}
+	}
+	stateOf := func(receiptLink string) string {
+		t.Helper()
+		b.Do("open the receipt page", chromedp.Navigate("about:blank"), chromedp.Navigate(receiptLink), chromedp.WaitVisible(chromedp.CSS("#receipt")))
+		got, _ := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("#state")))
+		return got
+	}
+
+	share, receiptLink := create("watched through the page")
+	if got := stateOf(receiptLink); got != "Not opened yet" {
+		t.Errorf("receipt page before the reveal: %q", got)
+	}
+	b.Do("reveal", chromedp.Navigate(share), chromedp.WaitVisible(chromedp.CSS("#reveal")), chromedp.Click(chromedp.CSS("#reveal")),
+		chromedp.WaitVisible(chromedp.CSS("#content")))
+	if got := stateOf(receiptLink); got != "Opened" {
+		t.Errorf("receipt page after the reveal: %q", got)
+	}
+
+	share, receiptLink = create("taken back through the page")
+	b.Do("burn from the create page", chromedp.Click(chromedp.CSS("#burn")))
+	waitStatus("burn from the create page", "Burned")
+	if got := stateOf(receiptLink); got != "Burned" {
+		t.Errorf("receipt page after the burn: %q", got)
+	}
+	b.Do("open the burnt link", chromedp.Navigate("about:blank"), chromedp.Navigate(share), chromedp.WaitVisible(chromedp.CSS("#reveal")),
+		chromedp.Click(chromedp.CSS("#reveal")))
+	waitStatus("open the burnt link", "already")
+
+	share, receiptLink = create("burnt unread by its recipient")
+	key := strings.TrimPrefix(share, base+"/s#")
+	lookup, _ := seal.LookupKey(key)
+	b.Do("burn from the share page", chromedp.Navigate("about:blank"), chromedp.Navigate(share), chromedp.WaitVisible(chromedp.CSS("#burn")),
+		chromedp.Click(chromedp.CSS("#burn")))
+	waitStatus("burn from the share page", "Burned unread")
+	if v, err := be.mr.Get(lookup); err == nil && len(v) > 0 && v[0] != 0 {
+		t.Error("the share page's burn left the secret in the store")
+	}
+	if got := stateOf(receiptLink); got != "Burned" {
+		t.Errorf("receipt page after the recipient's burn: %q", got)
+	}
+	for _, p := range b.Problems() {
+		if !strings.Contains(p, "404") {
+			t.Errorf("browser reported: %s", p)
+		}
+	}
 }

@@ -75,6 +75,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 	policies := map[string]page{
 		"/":  {csp: webCSP, noIndex: true},
 		"/s": {csp: webCSP, noIndex: true},
+		"/r": {csp: webCSP, noIndex: true},
 		// Swagger UI sets inline styles and uses data: images for its icons;
 		// "Try it out" calls the API at the public URL.
 		"/docs": {csp: common + "script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self' " + origin(cfg.PublicURL)},
@@ -82,7 +83,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		// styles, and a blob: worker for search.
 		"/redoc": {csp: common + "script-src " + cspSource(redocURL) + "; style-src 'unsafe-inline'; img-src 'self' data:; font-src data:; worker-src blob:; connect-src 'self'"},
 	}
-	files := map[string]string{"/": "index.html", "/s": "s.html", "/docs": "docs.html", "/redoc": "redoc.html"}
+	files := map[string]string{"/": "index.html", "/s": "s.html", "/r": "r.html", "/docs": "docs.html", "/redoc": "redoc.html"}
 	st := &staticFiles{pages: map[string]page{}, assets: map[string][]byte{}}
 	for p, name := range files {
 		var buf bytes.Buffer
@@ -98,7 +99,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		dir, urls string
 		names     []string
 	}{
-		{webFiles, "web", "/static/", []string{"app.css", "create.js", "reveal.js"}},
+		{webFiles, "web", "/static/", []string{"app.css", "create.js", "reveal.js", "receipt.js"}},
 		{webFiles, "web/docs", "/docs/", []string{"init.js"}},
 		{webFiles, "web/redoc", "/docs/", []string{"redoc.standalone.js"}},
 		{swaggerfiles.FS, ".", "/docs/", swaggerAssets},

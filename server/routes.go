@@ -38,9 +38,9 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	at("GET", "/health", s.handle(s.health))
 	at("GET", "/ready", s.handle(s.ready))
 	at("GET", "/openapi.json", s.handle(s.openAPI))
-	// Pages and their assets; /s never touches the store: the key is in
-	// the fragment, which the browser keeps to itself.
-	for _, path := range []string{"/", "/s", "/docs", "/redoc", "/docs/{file}", "/static/{file}"} {
+	// Pages and their assets; /s and /r never touch the store: the key or
+	// receipt token is in the fragment, which the browser keeps to itself.
+	for _, path := range []string{"/", "/s", "/r", "/docs", "/redoc", "/docs/{file}", "/static/{file}"} {
 		at("GET", path, s.handle(s.static))
 	}
 	if s.cfg.Metrics != nil && s.cfg.ServeMetrics {

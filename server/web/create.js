@@ -9,6 +9,11 @@
   const result = document.getElementById("result");
   const shareURL = document.getElementById("share-url");
   const expires = document.getElementById("expires");
+  const wantReceipt = document.getElementById("receipt");
+  const receiptResult = document.getElementById("receipt-result");
+  const receiptURL = document.getElementById("receipt-url");
+  const burn = document.getElementById("burn");
+  let receiptToken = "";
   const maxBytes = Number(content.closest("form").dataset.maxBytes || "0");
 
   function say(text, kind) {
@@ -35,7 +40,7 @@
       const response = await fetch("/api/v1/secrets/", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ content: text, ttl_hours: Number(ttl.value) }),
+        body: JSON.stringify({ content: text, ttl_hours: Number(ttl.value), receipt: wantReceipt.checked }),
         cache: "no-store",
       });
       const body = await response.json().catch(function () { return {}; });
@@ -47,6 +52,12 @@
       content.value = ""; // the secret does not stay on the page
       shareURL.value = body.share_url;
       expires.textContent = "on " + new Date(body.expires_at).toLocaleString();
+      receiptToken = typeof body.receipt_token === "string" ? body.receipt_token : "";
+      // The receipt page keeps the token in the fragment, as the share page
+      // keeps the key: it is never sent in a request line or a Referer.
+      receiptURL.value = receiptToken ? new URL(body.share_url).origin + "/r#" + receiptToken : "";
+      receiptResult.hidden = !receiptToken;
+      burn.disabled = false;
       form.hidden = true;
       result.hidden = false;
       say("");
@@ -62,10 +73,40 @@
     copy(shareURL.value, shareURL);
   });
 
+  document.getElementById("copy-receipt").addEventListener("click", function () {
+    copy(receiptURL.value, receiptURL);
+  });
+
+  burn.addEventListener("click", async function () {
+    if (!receiptToken) {
+      return;
+    }
+    burn.disabled = true;
+    say("Burning…");
+    try {
+      const response = await fetch("/api/v1/receipts/" + encodeURIComponent(receiptToken), { method: "DELETE", cache: "no-store" });
+      const body = await response.json().catch(function () { return {}; });
+      if (response.status === 200) {
+        say("Burned: nobody can open the link now.", "ok");
+        return;
+      }
+      if (response.status === 409) {
+        say(body.state === "revealed" ? "Too late: it was already opened." : "Too late: it has expired.", "error");
+        return;
+      }
+      say("Could not burn it (the server is busy). Try again.", "error");
+    } catch (err) {
+      say("Could not reach the server. Try again.", "error");
+    }
+    burn.disabled = false;
+  });
+
   document.getElementById("another").addEventListener("click", function () {
     result.hidden = true;
     form.hidden = false;
     shareURL.value = "";
+    receiptURL.value = "";
+    receiptToken = "";
     content.focus();
   });
 

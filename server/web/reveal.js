@@ -90,6 +90,34 @@
     reveal.disabled = false;
   });
 
+  document.getElementById("burn").addEventListener("click", async function () {
+    if (!key) {
+      return;
+    }
+    const asked = key;
+    this.disabled = true;
+    let response;
+    try {
+      response = await fetch("/api/v1/secrets/" + encodeURIComponent(asked), { method: "DELETE", cache: "no-store" });
+    } catch (err) {
+      say("Could not reach the server. Nothing was burned; try again.", "error");
+      this.disabled = false;
+      return;
+    }
+    if (asked !== key) {
+      return;
+    }
+    this.disabled = false;
+    if (response.status === 204 || response.status === 404) {
+      forgetKey(false);
+      ready.hidden = true;
+      say(response.status === 204 ? "Burned unread: nobody can open this link now." :
+        "This secret has already been read, or it has expired.", response.status === 204 ? "ok" : "error");
+      return;
+    }
+    say("The server is busy. Nothing was burned; wait a moment and try again.", "error");
+  });
+
   document.getElementById("copy-secret").addEventListener("click", function () {
     const done = function () { say("Copied.", "ok"); };
     if (navigator.clipboard && window.isSecureContext) {
