@@ -137,7 +137,9 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 	oldMaster, _ := sent.MasterAddr()
 
 	// A bounded create+reveal load with a failover in the middle.
-	var revealedTwice, lost, otherStatus, ok200, unavailable, last503 atomic.Int64
+	var revealedTwice, lost, otherStatus, ok200, unavailable, last503, pendingAfterReveal atomic.Int64
+	var revealedMu sync.Mutex
+	var revealedTokens []string
 	note503 := func() {
 		unavailable.Add(1)
 		last503.Store(time.Now().UnixNano())
@@ -148,7 +150,8 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; time.Now().Before(stop); i++ {
 				content := fmt.Sprintf("failover-%d-%d-%d", w, i, time.Now().UnixNano())
-				r := c.create(content)
+				c.s.remember(content)
+				r := c.do("POST", "/api/v1/secrets/", `{"content":"`+content+`","receipt":true}`)
 				switch {
 				case r.Status == 503:
 					note503()
@@ -157,7 +160,9 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 					otherStatus.Add(1)
 					continue
 				}
-				key := r.body.String(t, "access_key")
+				key, token := r.body.String(t, "access_key"), r.body.String(t, "receipt_token")
+				c.s.remember(key)
+				c.s.remember(token)
 				first := c.reveal(key)
 				retried := false
 				for first.Status == 503 && time.Now().Before(stop.Add(10*time.Second)) {
@@ -169,6 +174,14 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 				switch {
 				case first.Status == 200 && first.body["content"] == content:
 					ok200.Add(1)
+					// The claim moved the receipt in the same step: it can
+					// never read pending now, failover or not.
+					if rc := c.do("GET", "/api/v1/receipts/"+token, ""); rc.Status == 200 && rc.body["state"] != "revealed" {
+						pendingAfterReveal.Add(1)
+					}
+					revealedMu.Lock()
+					revealedTokens = append(revealedTokens, token)
+					revealedMu.Unlock()
 				case first.Status == 404 && retried:
 					// The 503 was an unknown outcome: that attempt may have
 					// taken the secret (unshown). Gone is the safe answer.
@@ -210,6 +223,26 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 	if revealedTwice.Load() != 0 {
 		t.Errorf("%d secrets were revealed twice across the failover", revealedTwice.Load())
 	}
+	// After the failover, on the new master: every revealed secret's
+	// receipt says revealed.
+	for _, token := range revealedTokens {
+		var rc result
+		for try := 0; try < 50; try++ {
+			if rc = c.do("GET", "/api/v1/receipts/"+token, ""); rc.Status != 503 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if rc.Status != 200 || rc.body["state"] != "revealed" {
+			pendingAfterReveal.Add(1)
+			t.Errorf("after the failover, a revealed secret's receipt: %d %v", rc.Status, rc.body)
+			break
+		}
+	}
+	if n := pendingAfterReveal.Load(); n != 0 {
+		t.Errorf("%d receipts did not say revealed for a secret already revealed", n)
+	}
+	t.Logf("%d receipts of revealed secrets checked after the failover", len(revealedTokens))
 	if lost.Load() != 0 || otherStatus.Load() != 0 {
 		t.Errorf("%d acknowledged secrets lost, %d answers other than 201/200/404/503", lost.Load(), otherStatus.Load())
 	}

@@ -106,6 +106,18 @@ func testReceiptExpiry(t *testing.T, a *app) {
 	if r := a.do("DELETE", "/api/v1/receipts/"+token, ""); r.Status != 409 || r.JSON(t)["state"] != "expired" {
 		t.Errorf("burning an expired secret's receipt: %d %s, want 409 expired", r.Status, r.Body)
 	}
+	if a.be.mr == nil {
+		return // a real redis-server's clock cannot be moved; the TTLs are checked in cache/
+	}
+	// Redis forgets the receipt RECEIPT_RETENTION_HOURS after the secret's expiry.
+	a.be.mr.FastForward(time.Minute + 167*time.Hour)
+	if r := a.do("GET", "/api/v1/receipts/"+token, ""); r.Status != 200 {
+		t.Errorf("within the retention: %d, want the receipt", r.Status)
+	}
+	a.be.mr.FastForward(time.Hour + time.Second)
+	if r := a.do("GET", "/api/v1/receipts/"+token, ""); r.Status != 404 {
+		t.Errorf("past the retention: %d %s, want 404", r.Status, r.Body)
+	}
 }
 
 func testReceiptBadInput(t *testing.T, a *app) {
