@@ -66,7 +66,15 @@ func fakeAPI(t *testing.T, broken string) string {
 			key := strings.Repeat("k", 40) + string(rune('a'+n%26)) + string(rune('a'+n/26%26)) + string(rune('a'+n/676%26))
 			secrets[key] = content
 			ctx.SetStatusCode(201)
-			ctx.SetBodyString(`{"access_key":"` + key + `"}`)
+			ctx.SetBodyString(`{"access_key":"` + key + `","receipt_token":"` + strings.Repeat("r", 40) + key[40:] + `"}`)
+			return
+		}
+		if token, ok := strings.CutPrefix(path, "/api/v1/receipts/"); ok {
+			state := "revealed"
+			if _, pending := secrets[strings.Repeat("k", 40)+token[40:]]; pending || broken == "receipt" {
+				state = "pending"
+			}
+			ctx.SetBodyString(`{"state":"` + state + `"}`)
 			return
 		}
 		key := strings.TrimPrefix(path, "/api/v1/secrets/")
@@ -112,6 +120,28 @@ func TestRunnerCatchesViolations(t *testing.T) {
 		}
 		if res.Ops["pair"].Count == 0 || res.Requests < 300 {
 			t.Errorf("server %q: %d pairs, %d requests: the run did nothing", c.broken, res.Ops["pair"].Count, res.Requests)
+		}
+	}
+}
+
+// A receipt that does not say revealed after the reveal is a violation.
+func TestRunnerChecksReceipts(t *testing.T) {
+	p := &Profile{Name: "t", Mode: "receipts", VUs: 4, Requests: 200, Mix: map[string]float64{"receipt": 1},
+		PayloadSizes: []int{32}, TTLHours: 1}
+	if err := p.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		broken string
+		want   bool
+	}{{"", false}, {"receipt", true}} {
+		r := newRunner(p, fakeAPI(t, c.broken))
+		res := summarize(p, c.broken, time.Now(), time.Second, r.closedLoop(context.Background()), r)
+		if got := res.Violations > 0; got != c.want {
+			t.Errorf("server %q: %d violations (%v), want violations: %v", c.broken, res.Violations, res.FirstBad, c.want)
+		}
+		if res.Ops["receipt"].Count == 0 {
+			t.Errorf("server %q: no receipt was read", c.broken)
 		}
 	}
 }

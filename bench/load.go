@@ -21,6 +21,7 @@ import (
 type entry struct {
 	key     string
 	content []byte
+	receipt string // its receipt token, when created with one
 }
 
 // runner drives one profile against one target.
@@ -228,6 +229,13 @@ func (r *runner) operate(rng rnd, s *stats, start time.Time) {
 			r.reveal(rng, s, e, time.Now())
 			s.observe("pair", time.Since(start))
 		}
+	case "receipt":
+		e, ok := r.createWith(rng, s, start, true)
+		if ok {
+			r.reveal(rng, s, e, time.Now())
+			r.readReceipt(s, e, time.Now())
+			s.observe("receipt trip", time.Since(start))
+		}
 	case "hostile422":
 		r.hostile(s, start)
 	case "unknown":
@@ -275,6 +283,12 @@ func (r *runner) content(rng rnd) []byte {
 }
 
 func (r *runner) create(rng rnd, s *stats, start time.Time) (entry, bool) {
+	return r.createWith(rng, s, start, false)
+}
+
+// createWith creates one secret, with a receipt when asked (the harness then
+// checks the 201 carries a token).
+func (r *runner) createWith(rng rnd, s *stats, start time.Time, withReceipt bool) (entry, bool) {
 	content := r.content(rng)
 	// Contents are [a-z0-9-]: nothing to escape, so the body is built by
 	// hand and the harness spends its CPU on load, not on encoding/json.
@@ -283,6 +297,9 @@ func (r *runner) create(rng rnd, s *stats, start time.Time) (entry, bool) {
 	body = append(body, content...)
 	body = append(body, `","ttl_hours":`...)
 	body = strconv.AppendInt(body, int64(r.p.TTLHours), 10)
+	if withReceipt {
+		body = append(body, `,"receipt":true`...)
+	}
 	body = append(body, '}')
 	status, answer, err := r.post("/api/v1/secrets/", body)
 	s.record("create", start, status, err)
@@ -294,7 +311,23 @@ func (r *runner) create(rng rnd, s *stats, start time.Time) (entry, bool) {
 		r.violation("201 without a well-formed access_key: %.80q", answer)
 		return entry{}, false
 	}
-	return entry{key: key, content: content}, true
+	e := entry{key: key, content: content}
+	if withReceipt {
+		if e.receipt = field(answer, `"receipt_token":"`); len(e.receipt) != 43 {
+			r.violation("a create with a receipt got no well-formed receipt_token: %.80q", answer)
+			return entry{}, false
+		}
+	}
+	return e, true
+}
+
+// readReceipt reads the receipt of a secret just revealed: it must say so.
+func (r *runner) readReceipt(s *stats, e entry, start time.Time) {
+	status, body, err := r.get("/api/v1/receipts/" + e.receipt)
+	s.record("receipt", start, status, err)
+	if err == nil && (status != 200 || field(body, `"state":"`) != "revealed") {
+		r.violation("the receipt of a revealed secret answered %d %.80q, want 200 revealed", status, body)
+	}
 }
 
 func (r *runner) reveal(rng rnd, s *stats, e entry, start time.Time) {

@@ -28,7 +28,8 @@ type Profile struct {
 	// Mix weights the operations: create, reveal (of a key made earlier),
 	// pair (create then reveal, as one virtual user), unknown (reveal a key
 	// that never existed), hostile422 (a create of 78 000 unknown fields,
-	// ~390 KB: it must get a small 422, never an answer larger than itself).
+	// ~390 KB: it must get a small 422, never an answer larger than itself),
+	// receipt (create with a receipt, reveal, read the receipt: revealed).
 	Mix map[string]float64 `json:"mix"`
 	// Pool is how many secrets a reveal-only run creates before measuring.
 	Pool int `json:"pool,omitempty"`
@@ -62,7 +63,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-var operations = []string{"create", "reveal", "pair", "unknown", "hostile422"}
+var operations = []string{"create", "reveal", "pair", "unknown", "hostile422", "receipt"}
 
 func loadProfile(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)
@@ -96,9 +97,9 @@ func (p *Profile) totalDuration() time.Duration {
 func (p *Profile) validate() error {
 	var errs []error
 	switch p.Mode {
-	case "create", "reveal", "pair", "mixed", "spike", "hostile":
+	case "create", "reveal", "pair", "mixed", "spike", "hostile", "receipts":
 	default:
-		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike or hostile", p.Mode))
+		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike, hostile or receipts", p.Mode))
 	}
 	if p.openLoop() == (p.VUs > 0) {
 		errs = append(errs, errors.New("set either vus (closed loop) or steps (open loop)"))
