@@ -161,18 +161,7 @@ func (s *Sealer) NewReceiptToken() (string, error) { return s.NewAccessKey() }
 // ‖ token bytes)), one-way like LookupKey, so a dump yields no token. ok is
 // false for a malformed token.
 func (s *Sealer) ReceiptKey(token string) (string, bool) {
-	k, ok := decodeAccessKey(token) // the same shape: 32 bytes, base64url
-	if !ok {
-		return "", false
-	}
-	var in [len(labelReceipt) + accessKeyBytes]byte
-	copy(in[:], labelReceipt)
-	copy(in[len(labelReceipt):], k[:])
-	sum := sha256.Sum256(in[:])
-	var out [len(receiptPrefix) + 43]byte
-	copy(out[:], receiptPrefix)
-	b64.Encode(out[len(receiptPrefix):], sum[:])
-	return string(out[:]), true
+	return storeKey(receiptPrefix, labelReceipt, token) // a token has an access key's shape
 }
 
 // LookupKey returns the store key for an access key, and false when the
@@ -181,18 +170,24 @@ func (s *Sealer) LookupKey(accessKey string) (string, bool) { return LookupKey(a
 
 // LookupKey is [Sealer.LookupKey] without a Sealer: it needs no server key.
 func LookupKey(accessKey string) (string, bool) {
-	k, ok := decodeAccessKey(accessKey)
+	return storeKey(lookupPrefix, labelLookup, accessKey)
+}
+
+// storeKey is prefix + base64url(SHA-256(label ‖ the 32 bytes of key)), or
+// false for a malformed key. One allocation: the string.
+func storeKey(prefix, label, key string) (string, bool) {
+	k, ok := decodeAccessKey(key)
 	if !ok {
 		return "", false
 	}
-	var in [len(labelLookup) + accessKeyBytes]byte // on the stack: no allocation
-	copy(in[:], labelLookup)
-	copy(in[len(labelLookup):], k[:])
-	sum := sha256.Sum256(in[:])
-	var out [len(lookupPrefix) + 43]byte
-	copy(out[:], lookupPrefix)
-	b64.Encode(out[len(lookupPrefix):], sum[:])
-	return string(out[:]), true
+	var in [64]byte // label (at most 20 bytes) and key: on the stack
+	n := copy(in[:], label)
+	n += copy(in[n:], k[:])
+	sum := sha256.Sum256(in[:n])
+	var out [64]byte
+	m := copy(out[:], prefix)
+	b64.Encode(out[m:], sum[:])
+	return string(out[:m+43]), true
 }
 
 func decodeAccessKey(s string) (k [accessKeyBytes]byte, ok bool) {

@@ -63,6 +63,17 @@ func (s *Server) createAllowed(ctx *fasthttp.RequestCtx) error {
 	return s.allow(ctx, limitCreate, s.cfg.CreateLimit, 1)
 }
 
+// chargeNotFound returns err, after charging the client's not-found budget
+// when err is a "not found" (a guess): past the budget, the answer is 429.
+func (s *Server) chargeNotFound(ctx *fasthttp.RequestCtx, err error) error {
+	if err == errSecretNotFound || err == errReceiptNotFound {
+		if limited := s.spendNotFound(ctx); limited != nil {
+			return limited
+		}
+	}
+	return err
+}
+
 // revealAllowed fails 429, before any store work, for a client whose budget
 // of 404s is spent.
 func (s *Server) revealAllowed(ctx *fasthttp.RequestCtx) error {

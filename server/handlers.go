@@ -77,13 +77,8 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) error {
 	}
 	accessKey, _ := ctx.UserValue("access_key").(string)
 	secret, err := s.secrets.reveal(context.Background(), accessKey)
-	if err == errSecretNotFound {
-		if limited := s.spendNotFound(ctx); limited != nil {
-			return limited
-		}
-	}
 	if err != nil {
-		return err
+		return s.chargeNotFound(ctx, err)
 	}
 	s.metrics.revealed.Inc()
 
@@ -108,14 +103,8 @@ func (s *Server) burnSecret(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	accessKey, _ := ctx.UserValue("access_key").(string)
-	err := s.secrets.burn(context.Background(), accessKey)
-	if err == errSecretNotFound {
-		if limited := s.spendNotFound(ctx); limited != nil {
-			return limited
-		}
-	}
-	if err != nil {
-		return err
+	if err := s.secrets.burn(context.Background(), accessKey); err != nil {
+		return s.chargeNotFound(ctx, err)
 	}
 	s.metrics.burned.WithLabelValues("access_key").Inc()
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -130,13 +119,8 @@ func (s *Server) receiptStatus(ctx *fasthttp.RequestCtx) error {
 	}
 	token, _ := ctx.UserValue("receipt_token").(string)
 	rec, err := s.secrets.readReceipt(context.Background(), token)
-	if err == errReceiptNotFound {
-		if limited := s.spendNotFound(ctx); limited != nil {
-			return limited
-		}
-	}
 	if err != nil {
-		return err
+		return s.chargeNotFound(ctx, err)
 	}
 	s.metrics.receiptReads.Inc()
 	writeReceipt(ctx, fasthttp.StatusOK, rec)
@@ -155,13 +139,8 @@ func (s *Server) burnByReceipt(ctx *fasthttp.RequestCtx) error {
 	}
 	token, _ := ctx.UserValue("receipt_token").(string)
 	rec, burned, err := s.secrets.burnReceipt(context.Background(), token)
-	if err == errReceiptNotFound {
-		if limited := s.spendNotFound(ctx); limited != nil {
-			return limited
-		}
-	}
 	if err != nil {
-		return err
+		return s.chargeNotFound(ctx, err)
 	}
 	if !burned {
 		writeReceipt(ctx, fasthttp.StatusConflict, rec)
