@@ -227,12 +227,10 @@ func TestIntegrationSentinelFailover(t *testing.T) {
 	// receipt says revealed.
 	for _, token := range revealedTokens {
 		var rc result
-		for try := 0; try < 50; try++ {
-			if rc = c.do("GET", "/api/v1/receipts/"+token, ""); rc.Status != 503 {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		apitest.Eventually(5*time.Second, func() bool { // 503s while replicas catch up are not answers
+			rc = c.do("GET", "/api/v1/receipts/"+token, "")
+			return rc.Status != 503
+		})
 		if rc.Status != 200 || rc.body["state"] != "revealed" {
 			pendingAfterReveal.Add(1)
 			t.Errorf("after the failover, a revealed secret's receipt: %d %v", rc.Status, rc.body)
