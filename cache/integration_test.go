@@ -6,6 +6,7 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,5 +105,47 @@ func BenchmarkIntegrationReveal(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// With Redis frozen, every call returns an error within its timeout, in
+// every mode: a command abandoned in the autopipeliner's queue must never
+// be waited on past the deadline (its accessors would block until it ran).
+func TestIntegrationFrozenRedisBoundsEveryCall(t *testing.T) {
+	srv := redistest.Start(t)
+	const timeout = 500 * time.Millisecond
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			s, err := Open(Options{URL: srv.URL(), AutoPipeline: m.ap, PipelineFrom: m.from, Timeout: timeout, SkipPolicyCheck: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			now := time.Now()
+			if err := s.PutReceipted(ctx, "k:frozen", []byte("\x02x"), time.Minute, "r:frozen", now, now.Add(time.Minute), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			srv.Pause()
+			defer srv.Resume()
+			calls := []func() error{
+				func() error { _, _, err := s.Claim(ctx, "k:frozen", "revealed", anyBlob); return err },
+				func() error { _, _, err := s.BurnByReceipt(ctx, "r:frozen", anyBlob); return err },
+				func() error { _, _, err := s.Receipt(ctx, "r:frozen"); return err },
+				func() error { _, _, err := s.Get(ctx, "k:frozen"); return err },
+				func() error { return s.Put(ctx, "k:other", []byte("x"), time.Minute) },
+			}
+			var wg sync.WaitGroup
+			for i := range 30 {
+				wg.Go(func() {
+					start := time.Now()
+					err := calls[i%len(calls)]()
+					if took := time.Since(start); err == nil || took > timeout+300*time.Millisecond {
+						t.Errorf("call %d with Redis frozen: %v after %v, want an error within %v", i%len(calls), err, took, timeout)
+					}
+				})
+			}
+			wg.Wait()
+		})
 	}
 }
