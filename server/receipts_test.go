@@ -208,3 +208,21 @@ func testReceiptDump(t *testing.T, a *app) {
 		}
 	}
 }
+
+// HEAD and OPTIONS on a receipt are refused like every method the route
+// lacks, and change nothing.
+func TestReceiptOtherMethods(t *testing.T) {
+	a := startApp(t, miniBackend(t))
+	key, token := a.createWithReceipt("untouched")
+	for _, m := range []string{"HEAD", "OPTIONS", "PUT", "POST"} {
+		if r := a.do(m, "/api/v1/receipts/"+token, ""); r.Status != 405 || r.Header.Get("Allow") != "DELETE, GET" {
+			t.Errorf("%s on a receipt: %d, Allow %q", m, r.Status, r.Header.Get("Allow"))
+		}
+	}
+	if got := a.do("GET", "/api/v1/receipts/"+token, "").JSON(t); got["state"] != "pending" {
+		t.Errorf("after other methods: %v", got)
+	}
+	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 200 {
+		t.Errorf("the secret after other methods on its receipt: %d", r.Status)
+	}
+}
