@@ -1,7 +1,8 @@
 // Package seal turns a secret into something a store can hold without being
 // able to read, and back again for the one caller who has the access key.
 //
-// It does no I/O beyond crypto/rand. Three things come out of it:
+// It does no I/O beyond crypto/rand. Three things come out of it (and a
+// fourth, the passphrase-protected envelope, below them):
 //
 // # Access key
 //
@@ -59,6 +60,57 @@
 // authentication — is the one opaque [ErrOpen]. Lengths are checked before any
 // cryptographic work. [Sealer.Openable] lists the version and key id prefixes
 // a Sealer opens, so a store can refuse to claim any other blob.
+//
+// # Envelope version 3: passphrase-protected
+//
+// The same 33-byte header and outer AES-256-GCM as version 2 (version byte
+// 0x03, associated data likewise), under its own data key,
+//
+//	HMAC-SHA256(key = pepper, "readonce/v3/data" ‖ access key bytes)
+//
+// The outer plaintext is the lock:
+//
+//	offset  size  field       (constant in passphrase.go)
+//	0       1     kdf         (offLockKDF), 0x13: Argon2id, version 1.3 (RFC 9106)
+//	1       4     time cost   (offLockTime), passes
+//	5       4     memory      (offLockMemory), KiB
+//	9       1     lanes       (offLockLanes)
+//	10      16    salt        (offLockSalt), random per secret
+//	26      12    nonce       (offLockNonce), inner AES-GCM, random
+//	38      b+16  ciphertext  (offLockSealed), AES-256-GCM of the b-byte body
+//
+// The inner key is
+//
+//	HMAC-SHA256(key = the outer data key,
+//	            "readonce/v3/passphrase" ‖ Argon2id(passphrase, salt, cost, 32 bytes) ‖ lock[0:26])
+//
+// with the same associated data as the outer layer. The body is
+//
+//	0       1     kind: 0x01 text
+//	1       4     n, the content's length
+//	5       n     content
+//	5+n     …     zero bytes up to the body's size bucket: 256 bytes at least,
+//	              then Padmé (at most 12% more), so a dump does not show a
+//	              short secret's length
+//
+// What each layer is for: the outer one is opened with SECRET_KEY and the
+// access key alone, so a wrong SECRET_KEY or a corrupt blob fails there,
+// as ErrOpen, before any Argon2 work — never as a wrong passphrase, which
+// the server counts against the secret. Only a sound lock with a passphrase
+// that does not open the inner layer is [ErrWrongPassphrase]. A Redis dump
+// plus SECRET_KEY plus the URL reaches the lock and no further: the content
+// then costs one Argon2id run per passphrase guessed, offline, and nothing
+// is faster (the inner key needs the stretched passphrase; the salt defeats
+// precomputation). That is what a passphrase adds; a weak one is still
+// guessable by whoever holds all three.
+//
+// The cost is recorded per envelope: [DefaultKDF] (t=2, 40 MiB, one lane)
+// is the costliest time × memory that stays under ~50 ms for one attempt
+// on one core of the reference machine (t=2 at 40 MiB 46 ms; t=3 at 32 MiB
+// 51 ms; t=2 at 46 MiB 52 ms; t=1 at 64 MiB 41 ms, half the work), and
+// OWASP's minimums (19 MiB at t=2, 46 MiB at t=1) are below it. A lock
+// with a cost outside t 1–16, lanes 1–16, memory 8×lanes KiB–1 GiB, or
+// another kdf byte, is ErrOpen unstretched.
 //
 // Golden envelopes of every version are in testdata/ (v1.json, v2.json, and
 // their -negative files); only the current version's are ever regenerated.

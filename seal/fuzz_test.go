@@ -17,13 +17,13 @@ func FuzzOpen(f *testing.F) {
 	g := vectors[0]
 	s := newSealer(f, []byte(g.ServerKey))
 	real, _ := base64.StdEncoding.DecodeString(g.Envelope)
-	for _, file := range []string{"v1.json", "v2.json"} {
+	for _, file := range []string{"v1.json", "v2.json", "v3.json"} {
 		for _, v := range loadJSON[golden](f, filepath.Join("testdata", file)) {
 			b, _ := base64.StdEncoding.DecodeString(v.Envelope)
 			f.Add(b)
 		}
 	}
-	for _, file := range []string{"v1-negative.json", "v2-negative.json"} {
+	for _, file := range []string{"v1-negative.json", "v2-negative.json", "v3-negative.json"} {
 		for _, v := range loadJSON[negative](f, filepath.Join("testdata", file)) {
 			b, _ := base64.StdEncoding.DecodeString(v.Envelope)
 			f.Add(b)
@@ -42,6 +42,36 @@ func FuzzOpen(f *testing.F) {
 		}
 		if !errors.Is(err, ErrOpen) {
 			t.Fatalf("a forged envelope opened: %q, %v", content, err)
+		}
+	})
+}
+
+// FuzzOpenWithPassphrase is FuzzOpen for protected envelopes, as the
+// holder of a cheap v3 vector's access key and passphrase: a mutated blob
+// is ErrOpen — never "wrong passphrase", which would count as a guess.
+func FuzzOpenWithPassphrase(f *testing.F) {
+	g := loadJSON[golden](f, filepath.Join("testdata", "v3.json"))[1] // cheap cost: fast iterations
+	s := newSealer(f, []byte(g.ServerKey))
+	real, _ := base64.StdEncoding.DecodeString(g.Envelope)
+	for _, v := range loadJSON[golden](f, filepath.Join("testdata", "v3.json")) {
+		b, _ := base64.StdEncoding.DecodeString(v.Envelope)
+		f.Add(b)
+	}
+	for _, v := range loadJSON[negative](f, filepath.Join("testdata", "v3-negative.json")) {
+		b, _ := base64.StdEncoding.DecodeString(v.Envelope)
+		f.Add(b)
+	}
+	f.Add([]byte{version3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		content, _, _, err := s.OpenWithPassphrase(g.AccessKey, g.LookupKey, b, []byte(g.Passphrase))
+		if bytes.Equal(b, real) {
+			if err != nil || string(content) != g.Content {
+				t.Fatalf("the golden envelope failed to open: %v", err)
+			}
+			return
+		}
+		if !errors.Is(err, ErrOpen) {
+			t.Fatalf("a forged envelope: %q, %v", content, err)
 		}
 	})
 }

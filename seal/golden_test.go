@@ -36,14 +36,17 @@ type negative struct {
 	AccessKey    string   `json:"access_key"`
 	LookupKey    string   `json:"lookup_key"`
 	Envelope     string   `json:"envelope"`
+	Passphrase   string   `json:"passphrase,omitempty"`
 	Opens        bool     `json:"opens"`
+	// WrongPassphrase: the envelope is sound, the passphrase is not its own.
+	WrongPassphrase bool `json:"wrong_passphrase,omitempty"`
 }
 
 // TestGoldenNegative: the written-down failures (truncated, wrong or
 // unknown version, unknown key id) fail as one opaque error, and an
 // envelope of a rotated-out key opens through the previous keys alone.
 func TestGoldenNegative(t *testing.T) {
-	for _, v := range []string{"v1", "v2"} {
+	for _, v := range []string{"v1", "v2", "v3"} {
 		path := filepath.Join("testdata", v+"-negative.json")
 		if *update {
 			writeNegative(t, v)
@@ -58,11 +61,13 @@ func TestGoldenNegative(t *testing.T) {
 				for _, k := range g.PreviousKeys {
 					previous = append(previous, []byte(k))
 				}
-				_, _, _, err = newSealer(t, []byte(g.ServerKey), previous...).Open(g.AccessKey, g.LookupKey, blob)
+				_, _, _, err = newSealer(t, []byte(g.ServerKey), previous...).OpenWithPassphrase(g.AccessKey, g.LookupKey, blob, []byte(g.Passphrase))
 				switch {
 				case g.Opens && err != nil:
 					t.Errorf("did not open: %v", err)
-				case !g.Opens && !errors.Is(err, ErrOpen):
+				case g.WrongPassphrase && !errors.Is(err, ErrWrongPassphrase):
+					t.Errorf("want ErrWrongPassphrase, got %v", err)
+				case !g.Opens && !g.WrongPassphrase && !errors.Is(err, ErrOpen):
 					t.Errorf("opened, or failed other than ErrOpen: %v", err)
 				}
 			})
@@ -79,10 +84,10 @@ func writeNegative(t *testing.T, version string) {
 		return base64.StdEncoding.EncodeToString(f(append([]byte(nil), blob...)))
 	}
 	v := func(comment, server string, previous []string, env string, opens bool) negative {
-		return negative{comment, server, previous, g.AccessKey, g.LookupKey, env, opens}
+		return negative{comment, server, previous, g.AccessKey, g.LookupKey, env, g.Passphrase, opens, false}
 	}
 	other := byte(version1) // the other known version: same layout, other data key
-	if blob[offVersion] == version1 {
+	if blob[offVersion] != version2 {
 		other = version2
 	}
 	vectors := []negative{
@@ -92,6 +97,11 @@ func writeNegative(t *testing.T, version string) {
 		v("unknown version", g.ServerKey, nil, edit(func(b []byte) []byte { b[offVersion] = 0x7f; return b }), false),
 		v("unknown key id: SECRET_KEY rotated without the previous key", string(otherKey), nil, g.Envelope, false),
 		v("previous key: opens during a rotation", string(otherKey), []string{g.ServerKey}, g.Envelope, true),
+	}
+	if g.Passphrase != "" {
+		wrong := v("wrong passphrase: sound envelope, not counted as a wrong SECRET_KEY", g.ServerKey, nil, g.Envelope, false)
+		wrong.Passphrase, wrong.WrongPassphrase = g.Passphrase+"x", true
+		vectors = append(vectors, wrong)
 	}
 	data, err := json.MarshalIndent(vectors, "", "  ")
 	if err != nil {

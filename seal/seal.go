@@ -63,9 +63,11 @@ var b64 = base64.RawURLEncoding.Strict()
 // Sealer seals with the current server key and opens with the current or any
 // previous one.
 type Sealer struct {
-	current  serverKey
-	byID     map[[keyIDSize]byte]serverKey
-	openable []string
+	current   serverKey
+	byID      map[[keyIDSize]byte]serverKey
+	openable  []string // v2 and v1 prefixes: open with the access key alone
+	protected []string // v3 prefixes: open with a passphrase too
+	kdf       KDF      // what SealWithPassphrase stretches with
 }
 
 type serverKey struct {
@@ -88,7 +90,7 @@ func New(current []byte, previous ...[]byte) (*Sealer, error) {
 	if len(current) == 0 {
 		return nil, errors.New("seal: empty server key")
 	}
-	s := &Sealer{byID: make(map[[keyIDSize]byte]serverKey, 1+len(previous))}
+	s := &Sealer{byID: make(map[[keyIDSize]byte]serverKey, 1+len(previous)), kdf: DefaultKDF}
 	for i, k := range append([][]byte{current}, previous...) {
 		if len(k) == 0 {
 			return nil, errors.New("seal: empty previous server key")
@@ -104,6 +106,7 @@ func New(current []byte, previous ...[]byte) (*Sealer, error) {
 		for _, v := range []byte{version2, version1} {
 			s.openable = append(s.openable, string(append([]byte{v}, sk.id[:]...)))
 		}
+		s.protected = append(s.protected, string(append([]byte{version3}, sk.id[:]...)))
 		if i == 0 {
 			s.current = sk
 		}
@@ -132,9 +135,11 @@ func deriveServerKey(secret []byte) (serverKey, error) {
 }
 
 // Openable returns the prefixes (version and key id) of every envelope this
-// Sealer can open: a blob that begins with none of them was sealed under a
-// server key it does not hold. The store uses them to refuse claiming a
-// blob this server cannot open. The slice is shared; do not modify it.
+// Sealer can open with the access key alone: a blob that begins with none
+// of them was sealed under a server key it does not hold, or needs a
+// passphrase too ([Sealer.OpenableWithPassphrase]). The store uses them to
+// refuse claiming a blob this server cannot open. The slice is shared; do
+// not modify it.
 func (s *Sealer) Openable() []string { return s.openable }
 
 // LogValue keeps key material out of logs.
@@ -223,9 +228,21 @@ func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expi
 	return aead.Seal(blob, nonce, content, associatedData(ad[:], blob, lookupKey)), nil
 }
 
-// Open authenticates and decrypts an envelope. Any failure is [ErrOpen].
-// Open does not judge expiry: the caller compares expires with its clock.
+// Open authenticates and decrypts an envelope. Any failure is [ErrOpen],
+// but for a sound passphrase-protected envelope: [ErrPassphraseRequired],
+// with its times. Open does not judge expiry: the caller compares expires
+// with its clock.
 func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error) {
+	if Protected(blob) {
+		lock, outerKey, err := s.openLock(accessKey, lookupKey, blob)
+		clear(outerKey[:])
+		clear(lock)
+		if err != nil {
+			return nil, created, expires, err
+		}
+		created, expires = times(blob)
+		return nil, created, expires, ErrPassphraseRequired
+	}
 	if len(blob) < overhead || (blob[offVersion] != version1 && blob[offVersion] != version2) {
 		return nil, created, expires, ErrOpen
 	}

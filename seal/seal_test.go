@@ -137,7 +137,7 @@ func TestOpenRejectsWrongContext(t *testing.T) {
 			b[0] = version1
 			return s.Open(ak, lk, b)
 		},
-		"unknown version 3": func() ([]byte, time.Time, time.Time, error) {
+		"relabelled as version 3 (protected)": func() ([]byte, time.Time, time.Time, error) {
 			b := bytes.Clone(blob)
 			b[0] = 3
 			return s.Open(ak, lk, b)
@@ -218,14 +218,16 @@ func TestNewRejects(t *testing.T) {
 
 // golden is one envelope written by an earlier build; it must keep opening.
 type golden struct {
-	Comment   string    `json:"comment"`
-	ServerKey string    `json:"server_key"`
-	AccessKey string    `json:"access_key"`
-	LookupKey string    `json:"lookup_key"`
-	Content   string    `json:"content"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Envelope  string    `json:"envelope"`
+	Comment   string `json:"comment"`
+	ServerKey string `json:"server_key"`
+	AccessKey string `json:"access_key"`
+	LookupKey string `json:"lookup_key"`
+	Content   string `json:"content"`
+	// Passphrase opens a version 3 envelope; empty for the others.
+	Passphrase string    `json:"passphrase,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Envelope   string    `json:"envelope"`
 }
 
 // TestGolden: every envelope version ever written keeps opening. Only the
@@ -233,8 +235,9 @@ type golden struct {
 func TestGolden(t *testing.T) { // not parallel: -update writes v2.json before the negatives read it
 	if *update {
 		writeGolden(t, filepath.Join("testdata", "v2.json"))
+		writeGoldenV3(t, filepath.Join("testdata", "v3.json"))
 	}
-	for version, file := range map[byte]string{version1: "v1.json", version2: "v2.json"} {
+	for version, file := range map[byte]string{version1: "v1.json", version2: "v2.json", version3: "v3.json"} {
 		for _, g := range loadJSON[golden](t, filepath.Join("testdata", file)) {
 			t.Run(file+"/"+g.Comment, func(t *testing.T) {
 				blob, err := base64.StdEncoding.DecodeString(g.Envelope)
@@ -247,7 +250,7 @@ func TestGolden(t *testing.T) { // not parallel: -update writes v2.json before t
 				if lk, ok := LookupKey(g.AccessKey); !ok || lk != g.LookupKey {
 					t.Errorf("lookup key: got %q, want %q", lk, g.LookupKey)
 				}
-				content, c, e, err := newSealer(t, []byte(g.ServerKey)).Open(g.AccessKey, g.LookupKey, blob)
+				content, c, e, err := newSealer(t, []byte(g.ServerKey)).OpenWithPassphrase(g.AccessKey, g.LookupKey, blob, []byte(g.Passphrase))
 				if err != nil {
 					t.Fatalf("Open: %v", err)
 				}
@@ -267,8 +270,8 @@ func writeGolden(t *testing.T, path string) {
 		{"unicode and newlines", "pässwörd\nzweite Zeile ✓"},
 	} {
 		ak, lk, blob := sealOne(t, s, v.content)
-		vectors = append(vectors, golden{v.comment, string(testServerKey), ak, lk, v.content, created, expires,
-			base64.StdEncoding.EncodeToString(blob)})
+		vectors = append(vectors, golden{Comment: v.comment, ServerKey: string(testServerKey), AccessKey: ak, LookupKey: lk,
+			Content: v.content, CreatedAt: created, ExpiresAt: expires, Envelope: base64.StdEncoding.EncodeToString(blob)})
 	}
 	data, err := json.MarshalIndent(vectors, "", "  ")
 	if err != nil {
