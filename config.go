@@ -69,6 +69,15 @@ type config struct {
 	// How long a receipt outlives its secret's expiry.
 	ReceiptRetentionHours int `env:"RECEIPT_RETENTION_HOURS" envDefault:"168"`
 
+	// Passphrases: wrong guesses a protected secret survives; Argon2 runs
+	// at once (0: half the cores) and how long one waits for a slot; each
+	// client's budget of Argon2 runs (reveals and creates with a passphrase).
+	PassphraseMaxAttempts   int           `env:"PASSPHRASE_MAX_ATTEMPTS" envDefault:"5"`
+	PassphraseConcurrency   int           `env:"PASSPHRASE_CONCURRENCY" envDefault:"0"`
+	PassphraseQueueWait     time.Duration `env:"PASSPHRASE_QUEUE_WAIT" envDefault:"2s"`
+	PassphraseRatePerMinute int           `env:"RATE_LIMIT_PASSPHRASE_PER_MINUTE" envDefault:"30"`
+	PassphraseRateBurst     int           `env:"RATE_LIMIT_PASSPHRASE_BURST" envDefault:"10"`
+
 	ReadTimeout     time.Duration `env:"READ_TIMEOUT" envDefault:"10s"`
 	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`
 	IdleTimeout     time.Duration `env:"IDLE_TIMEOUT" envDefault:"60s"`
@@ -278,10 +287,20 @@ func (c *config) validateAuthAndLimits(bad complaint) {
 	for name, v := range map[string]int{
 		"RATE_LIMIT_CREATE_PER_MINUTE": c.CreateRatePerMinute, "RATE_LIMIT_CREATE_BURST": c.CreateRateBurst,
 		"RATE_LIMIT_NOT_FOUND_PER_MINUTE": c.NotFoundRatePerMinute, "RATE_LIMIT_NOT_FOUND_BURST": c.NotFoundRateBurst,
+		"RATE_LIMIT_PASSPHRASE_PER_MINUTE": c.PassphraseRatePerMinute, "RATE_LIMIT_PASSPHRASE_BURST": c.PassphraseRateBurst,
 	} {
 		if v < 0 || v > 1_000_000 {
 			bad(name, "must be 0 (off) to 1000000, got %d", v)
 		}
+	}
+	if c.PassphraseMaxAttempts < 1 || c.PassphraseMaxAttempts > 100 {
+		bad("PASSPHRASE_MAX_ATTEMPTS", "must be 1..100, got %d", c.PassphraseMaxAttempts)
+	}
+	if c.PassphraseConcurrency < 0 || c.PassphraseConcurrency > 256 {
+		bad("PASSPHRASE_CONCURRENCY", "must be 0 (half the cores) to 256, got %d", c.PassphraseConcurrency)
+	}
+	if c.PassphraseQueueWait <= 0 || c.PassphraseQueueWait > time.Minute {
+		bad("PASSPHRASE_QUEUE_WAIT", "must be a duration above 0 and at most 1m, got %v", c.PassphraseQueueWait)
 	}
 	for _, p := range c.TrustedProxies {
 		if _, err := parseProxy(p); err != nil {
@@ -422,26 +441,30 @@ func (c *config) tokens() (*auth.Tokens, error) {
 // creator auth come from what run built.
 func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *prometheus.Registry, creators server.Authenticator) server.Config {
 	return server.Config{
-		PublicURL:        c.PublicURL,
-		MaxContentBytes:  c.MaxContentBytes,
-		DefaultTTLHours:  c.DefaultTTLHours,
-		MaxTTLHours:      c.MaxTTLHours,
-		ReceiptRetention: time.Duration(c.ReceiptRetentionHours) * time.Hour,
-		ReadTimeout:      c.ReadTimeout,
-		WriteTimeout:     c.WriteTimeout,
-		IdleTimeout:      c.IdleTimeout,
-		Concurrency:      c.MaxConnections,
-		MaxConnsPerIP:    c.MaxConnsPerIP,
-		RedocJSURL:       c.RedocJSURL,
-		RedocJSIntegrity: c.RedocJSIntegrity,
-		Logger:           log,
-		Auth:             creators,
-		Limiter:          limiter,
-		CreateLimit:      server.RateLimit{PerMinute: c.CreateRatePerMinute, Burst: c.CreateRateBurst},
-		NotFoundLimit:    server.RateLimit{PerMinute: c.NotFoundRatePerMinute, Burst: c.NotFoundRateBurst},
-		TrustedProxies:   c.trustedProxies(),
-		Metrics:          reg,
-		ServeMetrics:     c.MetricsAddr == "",
+		PublicURL:             c.PublicURL,
+		MaxContentBytes:       c.MaxContentBytes,
+		DefaultTTLHours:       c.DefaultTTLHours,
+		MaxTTLHours:           c.MaxTTLHours,
+		ReceiptRetention:      time.Duration(c.ReceiptRetentionHours) * time.Hour,
+		ReadTimeout:           c.ReadTimeout,
+		WriteTimeout:          c.WriteTimeout,
+		IdleTimeout:           c.IdleTimeout,
+		Concurrency:           c.MaxConnections,
+		MaxConnsPerIP:         c.MaxConnsPerIP,
+		RedocJSURL:            c.RedocJSURL,
+		RedocJSIntegrity:      c.RedocJSIntegrity,
+		Logger:                log,
+		Auth:                  creators,
+		Limiter:               limiter,
+		CreateLimit:           server.RateLimit{PerMinute: c.CreateRatePerMinute, Burst: c.CreateRateBurst},
+		NotFoundLimit:         server.RateLimit{PerMinute: c.NotFoundRatePerMinute, Burst: c.NotFoundRateBurst},
+		PassphraseLimit:       server.RateLimit{PerMinute: c.PassphraseRatePerMinute, Burst: c.PassphraseRateBurst},
+		PassphraseMaxAttempts: c.PassphraseMaxAttempts,
+		PassphraseConcurrency: c.PassphraseConcurrency,
+		PassphraseQueueWait:   c.PassphraseQueueWait,
+		TrustedProxies:        c.trustedProxies(),
+		Metrics:               reg,
+		ServeMetrics:          c.MetricsAddr == "",
 	}
 }
 
@@ -575,6 +598,8 @@ func (c config) LogValue() slog.Value {
 		slog.Bool("require_auth", c.RequireAuth),
 		slog.Int("rate_limit_create_per_minute", c.CreateRatePerMinute),
 		slog.Int("rate_limit_not_found_per_minute", c.NotFoundRatePerMinute),
+		slog.Int("rate_limit_passphrase_per_minute", c.PassphraseRatePerMinute),
+		slog.Int("passphrase_max_attempts", c.PassphraseMaxAttempts),
 		slog.Int("trusted_proxies", len(c.TrustedProxies)),
 		slog.String("metrics_addr", c.MetricsAddr),
 	)

@@ -27,6 +27,7 @@ func TestIntegrationStore(t *testing.T) {
 			})
 			t.Run("receipts", func(t *testing.T) { receiptSuite(t, s) })
 			t.Run("10 reveals and 10 receipt burns racing, 20 rounds", func(t *testing.T) { receiptRace(t, s, 10, 20) })
+			t.Run("passphrase attempts", func(t *testing.T) { attemptsSuite(t, s) })
 		})
 	}
 }
@@ -133,10 +134,12 @@ func TestIntegrationFrozenRedisBoundsEveryCall(t *testing.T) {
 				func() error { _, _, err := s.BurnByReceipt(ctx, "r:frozen", anyBlob); return err },
 				func() error { _, _, err := s.Receipt(ctx, "r:frozen"); return err },
 				func() error { _, _, err := s.Get(ctx, "k:frozen"); return err },
+				func() error { _, _, err := s.WrongGuess(ctx, "k:frozen", 5); return err },
+				func() error { _, err := s.WrongGuesses(ctx, "k:frozen"); return err },
 				func() error { return s.Put(ctx, "k:other", []byte("x"), time.Minute) },
 			}
 			var wg sync.WaitGroup
-			for i := range 30 {
+			for i := range 35 {
 				wg.Go(func() {
 					start := time.Now()
 					err := calls[i%len(calls)]()

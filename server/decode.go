@@ -16,7 +16,13 @@ type createRequest struct {
 	Content []byte
 	TTL     time.Duration // from ttl_hours or ttl_seconds; 0 when both are absent or null
 	Receipt bool          // "receipt": true
+	// Passphrase protects the secret when not empty; the caller clears it.
+	Passphrase []byte
 }
+
+// maxPassphraseBytes bounds a passphrase: room for any passphrase a person
+// types or a manager generates, and a fixed ceiling on what Argon2 hashes.
+const maxPassphraseBytes = 1024
 
 // minTTLSeconds is the shortest lifetime ttl_seconds accepts.
 const minTTLSeconds = 60
@@ -62,7 +68,7 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 
 	var errs []fieldError
 	var more int // failures past maxFieldErrors
-	var seenContent, seenHours, seenSeconds, seenReceipt bool
+	var seenContent, seenHours, seenSeconds, seenReceipt, seenPassphrase bool
 	var hours, seconds int
 	for dec.PeekKind() != '}' {
 		nameTok, err := dec.ReadToken()
@@ -78,7 +84,7 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 		switch {
 		case name == "content" && !seenContent:
 			seenContent = true
-			req.Content, fe = decodeContent(val, maxContent)
+			req.Content, fe = decodeText(val, name, maxContent)
 		case name == "ttl_hours" && !seenHours:
 			seenHours = true
 			hours, fe = decodeInt(val, name, 1, maxTTL)
@@ -88,7 +94,10 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 		case name == "receipt" && !seenReceipt:
 			seenReceipt = true
 			req.Receipt, fe = decodeBool(val, name)
-		case name == "content" || name == "ttl_hours" || name == "ttl_seconds" || name == "receipt":
+		case name == "passphrase" && !seenPassphrase:
+			seenPassphrase = true
+			req.Passphrase, fe = decodeText(val, name, maxPassphraseBytes)
+		case name == "content" || name == "ttl_hours" || name == "ttl_seconds" || name == "receipt" || name == "passphrase":
 			fe = &fieldError{loc(name), "Field given more than once", "duplicate_field"}
 		default:
 			fe = &fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"}
@@ -119,9 +128,66 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 	}
 	if len(errs) > 0 {
 		clear(req.Content)
+		clear(req.Passphrase)
 		return createRequest{}, &apiError{kind: kindInvalid, fields: errs}
 	}
 	return req, nil
+}
+
+// decodeReveal parses the body of POST /api/v1/secrets/{key}/reveal: one
+// JSON object, with at most a "passphrase" (as on create). An empty body
+// is {}. The passphrase is the caller's to clear.
+func decodeReveal(body []byte) (passphrase []byte, err error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	dec := decoders.Get().(*pooledDecoder)
+	defer dec.release()
+	dec.reset(body)
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, errNotJSON
+	}
+	if tok.Kind() != '{' {
+		return nil, errNotObject
+	}
+	var errs []fieldError
+	seen := false
+	for dec.PeekKind() != '}' {
+		nameTok, err := dec.ReadToken()
+		if err != nil {
+			break
+		}
+		name := nameTok.String()
+		val, err := dec.ReadValue()
+		if err != nil {
+			break
+		}
+		var fe *fieldError
+		switch {
+		case name == "passphrase" && !seen:
+			seen = true
+			passphrase, fe = decodeText(val, name, maxPassphraseBytes)
+		case name == "passphrase":
+			fe = &fieldError{loc(name), "Field given more than once", "duplicate_field"}
+		default:
+			fe = &fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"}
+		}
+		if fe != nil && len(errs) < maxFieldErrors {
+			errs = append(errs, *fe)
+		}
+	}
+	_, errClose := dec.ReadToken()
+	_, errEnd := dec.ReadToken()
+	switch {
+	case errClose != nil || !errors.Is(errEnd, io.EOF):
+		clear(passphrase)
+		return nil, errNotJSON
+	case len(errs) > 0:
+		clear(passphrase)
+		return nil, &apiError{kind: kindInvalid, fields: errs}
+	}
+	return passphrase, nil
 }
 
 // Decoders are pooled: a fresh jsontext.Decoder allocates its buffers, and
@@ -147,20 +213,24 @@ func (d *pooledDecoder) release() {
 	decoders.Put(d)
 }
 
-func decodeContent(val jsontext.Value, maxContent int) ([]byte, *fieldError) {
+// decodeText reads a non-empty JSON string of valid UTF-8 of at most limit
+// bytes (content, a passphrase). A value refused is cleared.
+func decodeText(val jsontext.Value, field string, limit int) ([]byte, *fieldError) {
 	if val.Kind() != '"' {
-		return nil, &fieldError{loc("content"), "Input should be a valid string", "string_type"}
+		return nil, &fieldError{loc(field), "Input should be a valid string", "string_type"}
 	}
-	content, err := jsontext.AppendUnquote(nil, val) // strict: rejects bad UTF-8
+	text, err := jsontext.AppendUnquote(nil, val) // strict: rejects bad UTF-8
 	switch {
 	case err != nil:
-		return nil, &fieldError{loc("content"), "Input should be a valid string of UTF-8 text", "string_unicode"}
-	case len(content) == 0:
-		return nil, &fieldError{loc("content"), "String should have at least 1 character", "string_too_short"}
-	case len(content) > maxContent:
-		return nil, &fieldError{loc("content"), "String should have at most " + strconv.Itoa(maxContent) + " bytes", "string_too_long"}
+		clear(text)
+		return nil, &fieldError{loc(field), "Input should be a valid string of UTF-8 text", "string_unicode"}
+	case len(text) == 0:
+		return nil, &fieldError{loc(field), "String should have at least 1 character", "string_too_short"}
+	case len(text) > limit:
+		clear(text)
+		return nil, &fieldError{loc(field), "String should have at most " + strconv.Itoa(limit) + " bytes", "string_too_long"}
 	}
-	return content, nil
+	return text, nil
 }
 
 // decodeBool reads true or false; null, strings and numbers are refused

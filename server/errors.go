@@ -43,6 +43,10 @@ const (
 	kindPanic                          // a handler panicked (logged with its stack where caught)
 	kindTooManyConnections             // refused at accept: a client's or the server's connections are all taken
 	kindEvicting                       // the store would evict live secrets: creates refused
+	kindPassphraseRequired             // a protected secret read without a passphrase; nothing consumed
+	kindWrongPassphrase                // a wrong passphrase, counted; the secret is left (or, at the limit, destroyed)
+	kindPassphraseBusy                 // every Argon2 slot stayed taken; nothing was tried
+	numKinds                           // not a kind: how many there are
 )
 
 // outcome is what a kind of failure becomes.
@@ -55,7 +59,7 @@ type outcome struct {
 }
 
 // outcomes is the one table of failures.
-var outcomes = [...]outcome{
+var outcomes = [numKinds]outcome{
 	kindInternal:           {500, "Internal Server Error", false, "internal error", slog.LevelError},
 	kindRouteNotFound:      {404, "Not Found", false, "", 0},
 	kindMethodNotAllowed:   {405, "Method Not Allowed", false, "", 0},
@@ -78,6 +82,9 @@ var outcomes = [...]outcome{
 	kindPanic:              {500, "Internal Server Error", false, "", 0},
 	kindTooManyConnections: {503, "Too many connections, try again", true, "", 0},
 	kindEvicting:           {503, "Storage would evict secrets; creates are refused", true, "store unavailable", slog.LevelWarn},
+	kindPassphraseRequired: {403, "Passphrase required", false, "", 0},
+	kindWrongPassphrase:    {403, "Wrong passphrase", false, "", 0},
+	kindPassphraseBusy:     {503, "Too many passphrase checks at once, try again", true, "", 0},
 }
 
 // apiError is a failure that carries more than its kind.
@@ -87,6 +94,7 @@ type apiError struct {
 	fields []fieldError  // a 422's list
 	retry  time.Duration // a 429's wait
 	limit  string        // a 429's limit, for metrics
+	left   int           // a 403's attempts_left
 	cause  error         // what went wrong underneath, for the log only
 }
 
@@ -123,9 +131,16 @@ func classify(err error) (kind, *apiError) {
 	var full StoreError
 	var why ReadinessError
 	var store *storeFailed
+	var attempts *attemptsError
 	switch {
 	case errors.As(err, &api):
 		return api.kind, api
+	case errors.As(err, &attempts) && attempts.wrong:
+		return kindWrongPassphrase, &apiError{kind: kindWrongPassphrase, left: attempts.left}
+	case errors.As(err, &attempts):
+		return kindPassphraseRequired, &apiError{kind: kindPassphraseRequired, left: attempts.left}
+	case errors.Is(err, errPassphraseBusy):
+		return kindPassphraseBusy, nil
 	case errors.Is(err, errCannotOpen):
 		return kindCannotOpen, nil
 	case errors.Is(err, errCorrupt):
@@ -186,6 +201,9 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
 		return
 	}
 	b := append([]byte(`{"detail":`), quote(detail)...)
+	if k == kindPassphraseRequired || k == kindWrongPassphrase {
+		b = strconv.AppendInt(append(b, `,"attempts_left":`...), int64(api.left), 10)
+	}
 	ctx.SetBody(append(b, '}'))
 }
 
@@ -197,6 +215,13 @@ func (s *Server) count(k kind, api *apiError, err error) {
 		s.metrics.notFound.Inc()
 	case k == kindRateLimited:
 		s.metrics.rateLimited.WithLabelValues(api.limit).Inc()
+	case k == kindWrongPassphrase:
+		s.metrics.wrongPassphrases.Inc()
+		if api.left == 0 { // this guess spent the last attempt: the secret is gone
+			s.metrics.burned.WithLabelValues("attempts").Inc()
+		}
+	case k == kindPassphraseBusy:
+		s.metrics.passphraseBusy.Inc()
 	case errors.As(err, &store):
 		s.metrics.storeError(store.op, store.err)
 	}

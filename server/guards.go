@@ -54,13 +54,20 @@ func (s *Server) authorized(ctx *fasthttp.RequestCtx) error {
 // Two limits per client address: creates, and 404s at reveal (a scanner
 // or a broken client). Both are GCRA budgets in Redis, shared by replicas.
 const (
-	limitCreate   = "create"
-	limitNotFound = "not_found"
+	limitCreate     = "create"
+	limitNotFound   = "not_found"
+	limitPassphrase = "passphrase"
 )
 
 // createAllowed spends one create from the client's budget, or fails 429.
 func (s *Server) createAllowed(ctx *fasthttp.RequestCtx) error {
 	return s.allow(ctx, limitCreate, s.cfg.CreateLimit, 1)
+}
+
+// passphraseAllowed spends one Argon2 run from the client's budget, or
+// fails 429: a client cannot keep the passphrase gate busy on its own.
+func (s *Server) passphraseAllowed(ctx *fasthttp.RequestCtx) error {
+	return s.allow(ctx, limitPassphrase, s.cfg.PassphraseLimit, 1)
 }
 
 // chargeNotFound returns err, after charging the client's not-found budget

@@ -43,6 +43,21 @@ func (s *memStore) Claim(_ context.Context, k, _ string, _ []string) ([]byte, bo
 }
 func (s *memStore) Ready(context.Context) error { return nil }
 
+func (s *memStore) Get(_ context.Context, k string) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[k]
+	return b, ok, nil
+}
+
+// The pair benchmark has no passphrases.
+func (s *memStore) WrongGuess(context.Context, string, int) (int, bool, error) {
+	return 0, false, errors.New("memStore: no passphrases")
+}
+func (s *memStore) WrongGuesses(context.Context, string) (int, error) {
+	return 0, errors.New("memStore: no passphrases")
+}
+
 // The pair benchmark creates without receipts.
 func (s *memStore) PutReceipted(context.Context, string, []byte, time.Duration, string, time.Time, time.Time, time.Duration) error {
 	return errors.New("memStore: no receipts")

@@ -39,12 +39,21 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 		return errUnsupportedType
 	}
 	req, err := decodeCreate(ctx.PostBody(), s.cfg.MaxContentBytes, s.cfg.MaxTTLHours)
+	clear(ctx.PostBody()) // decoded: the request's copy of content and passphrase goes
 	if err != nil {
 		return err
 	}
+	protected := len(req.Passphrase) > 0
+	if protected {
+		if err := s.passphraseAllowed(ctx); err != nil {
+			clear(req.Content)
+			clear(req.Passphrase)
+			return err
+		}
+	}
 	// Not the request's context: it is cancelled at shutdown, and a drain
 	// should let this write finish. The store bounds the call itself.
-	c, err := s.secrets.create(context.Background(), req.Content, req.TTL, req.Receipt)
+	c, err := s.secrets.create(context.Background(), req.Content, req.Passphrase, req.TTL, req.Receipt)
 	if err != nil {
 		return err
 	}
@@ -64,7 +73,11 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 		b = append(append(b, `","receipt_token":"`...), c.receiptToken...)
 		b = append(append(append(b, `","receipt_url":`...), s.receiptURLJSON...), c.receiptToken...)
 	}
-	ctx.Response.SwapBody(append(b, `"}`...))
+	b = append(b, '"')
+	if protected {
+		b = append(b, `,"passphrase_required":true`...)
+	}
+	ctx.Response.SwapBody(append(b, '}'))
 	writeJSONStatus(ctx, fasthttp.StatusCreated)
 	return nil
 }
@@ -80,8 +93,46 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return s.chargeNotFound(ctx, err)
 	}
-	s.metrics.revealed.Inc()
+	s.writeRevealed(ctx, secret)
+	return nil
+}
 
+// revealWithPassphrase: POST /api/v1/secrets/{access_key}/reveal with
+// {"passphrase": "…"} (or {} for an unprotected secret) → the reveal's 200
+// once; 403 with attempts_left for a missing or wrong passphrase; the
+// reveal's 404 otherwise, also once the last attempt is spent. The
+// passphrase travels in the body, never in a URL.
+func (s *Server) revealWithPassphrase(ctx *fasthttp.RequestCtx) error {
+	if ct := ctx.Request.Header.ContentType(); len(ct) > 0 && !isJSON(ct) {
+		return errUnsupportedType
+	}
+	if err := s.revealAllowed(ctx); err != nil {
+		return err
+	}
+	passphrase, err := decodeReveal(ctx.PostBody())
+	clear(ctx.PostBody()) // decoded: the request's copy of the passphrase goes
+	if err != nil {
+		return err
+	}
+	if len(passphrase) > 0 { // Argon2 may run: charged before, whatever the outcome
+		if err := s.passphraseAllowed(ctx); err != nil {
+			clear(passphrase)
+			return err
+		}
+	}
+	accessKey, _ := ctx.UserValue("access_key").(string)
+	secret, err := s.secrets.revealWithPassphrase(context.Background(), accessKey, passphrase)
+	if err != nil {
+		return s.chargeNotFound(ctx, err)
+	}
+	s.writeRevealed(ctx, secret)
+	return nil
+}
+
+// writeRevealed answers a reveal: 200 {content, created_at}, and clears
+// the content once written.
+func (s *Server) writeRevealed(ctx *fasthttp.RequestCtx, secret revealed) {
+	s.metrics.revealed.Inc()
 	b := append(bodyBuffer(ctx), `{"content":`...) // the plaintext's one copy
 
 	b = appendQuote(b, secret.content) // no string copy of the plaintext
@@ -90,7 +141,6 @@ func (s *Server) revealSecret(ctx *fasthttp.RequestCtx) error {
 	b = secret.created.AppendFormat(b, timeLayout)
 	ctx.Response.SwapBody(append(b, `"}`...))
 	writeJSONStatus(ctx, fasthttp.StatusOK)
-	return nil
 }
 
 // burnSecret: DELETE /api/v1/secrets/{access_key} → 204 when it destroyed a

@@ -109,11 +109,18 @@ type appOption func(*server.Config, *appDeps)
 
 type appDeps struct {
 	key   string
+	kdf   seal.KDF // cheap by default: each envelope records its own cost
 	store func(server.Store) server.Store
 }
 
+// testKDF is the Argon2id cost the suites seal passphrases with: cheap, so
+// they test the rules rather than the CPU. One test runs DefaultKDF.
+var testKDF = seal.KDF{Time: 1, MemoryKiB: 64, Lanes: 1}
+
 func withKey(k string) appOption   { return func(_ *server.Config, d *appDeps) { d.key = k } }
 func withRedoc(u string) appOption { return func(c *server.Config, _ *appDeps) { c.RedocJSURL = u } }
+func withKDF(k seal.KDF) appOption { return func(_ *server.Config, d *appDeps) { d.kdf = k } }
+
 func withStore(wrap func(server.Store) server.Store) appOption {
 	return func(_ *server.Config, d *appDeps) { d.store = wrap }
 }
@@ -135,11 +142,14 @@ func startApp(t testing.TB, be backend, opts ...appOption) *app {
 		Logger:           slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:              clk.now,
 	}
-	deps := appDeps{key: serverKey}
+	deps := appDeps{key: serverKey, kdf: testKDF}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
 	sealer, err := seal.New([]byte(deps.key))
+	if err == nil {
+		sealer, err = sealer.WithKDF(deps.kdf)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ func TestIntegrationAPI(t *testing.T) {
 	be := backend{addr: srv.Addr}
 	apiSuite(t, be)
 	receiptSuite(t, be)
+	passphraseSuite(t, be)
 	t.Run("500 concurrent reveals, 20 rounds", func(t *testing.T) {
 		concurrentReveals(t, startApp(t, be), 500, 20)
 	})

@@ -23,6 +23,9 @@ type metrics struct {
 	storeErrors  *prometheus.CounterVec
 	rateLimited  *prometheus.CounterVec
 
+	wrongPassphrases prometheus.Counter
+	passphraseBusy   prometheus.Counter
+
 	// series caches the child of each (route, method, status): the label
 	// set is small and fixed, and WithLabelValues hashes on every call.
 	series sync.Map // seriesKey → requestSeries
@@ -52,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"route", "method"}),
 		created:      prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_created_total", Help: "Secrets stored."}),
 		revealed:     prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_revealed_total", Help: "Secrets revealed (and destroyed)."}),
-		burned:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "readonce_secrets_burned_total", Help: "Secrets destroyed unread, by what named them (access_key or receipt)."}, []string{"via"}),
+		burned:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "readonce_secrets_burned_total", Help: "Secrets destroyed unread, by what did it: access_key or receipt (a burn), attempts (the last wrong passphrase)."}, []string{"via"}),
 		receiptReads: prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_receipt_reads_total", Help: "Receipts read."}),
 		notFound:     prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_secrets_not_found_total", Help: "Reveals answered 404: unknown, expired, already read or malformed."}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,7 +65,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "readonce_rate_limited_total", Help: "Requests answered 429, by limit.",
 		}, []string{"limit"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.created, m.revealed, m.burned, m.receiptReads, m.notFound, m.storeErrors, m.rateLimited)
+	m.wrongPassphrases = prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_passphrase_wrong_total", Help: "Wrong passphrases counted against protected secrets."})
+	m.passphraseBusy = prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_passphrase_busy_total", Help: "Passphrase checks refused (503) because every Argon2 slot stayed taken."})
+	reg.MustRegister(m.requests, m.duration, m.created, m.revealed, m.burned, m.receiptReads, m.notFound, m.storeErrors, m.rateLimited,
+		m.wrongPassphrases, m.passphraseBusy)
 	return m
 }
 

@@ -19,6 +19,10 @@ type secrets struct {
 	now        func() time.Time
 	defaultTTL time.Duration
 	retention  time.Duration // a receipt's life past its secret's expiry
+
+	maxAttempts int      // wrong passphrases a protected secret survives
+	kdf         *kdfGate // bounds Argon2 work
+	burnable    []string // every envelope prefix this server opens (passphrase.go)
 }
 
 // created is what a create hands back to its caller.
@@ -71,9 +75,11 @@ func (e *internalFailed) Error() string { return e.op + ": " + e.err.Error() }
 func (e *internalFailed) Unwrap() error { return e.err }
 
 // create seals content under a fresh access key and stores it for ttl (0:
-// the default), with a receipt when asked. content is cleared once sealed.
-func (p *secrets) create(ctx context.Context, content []byte, ttl time.Duration, withReceipt bool) (created, error) {
+// the default), with a receipt when asked, and protected by passphrase
+// when it is not empty. content and passphrase are cleared once sealed.
+func (p *secrets) create(ctx context.Context, content, passphrase []byte, ttl time.Duration, withReceipt bool) (created, error) {
 	defer clear(content) // the plaintext copy is not needed past sealing
+	defer clear(passphrase)
 	if ttl == 0 {
 		ttl = p.defaultTTL
 	}
@@ -84,9 +90,14 @@ func (p *secrets) create(ctx context.Context, content []byte, ttl time.Duration,
 		return created{}, &internalFailed{"new access key", err}
 	}
 	lookupKey, _ := p.sealer.LookupKey(accessKey)
-	blob, err := p.sealer.Seal(accessKey, lookupKey, content, now, expires)
+	var blob []byte
+	if len(passphrase) > 0 {
+		blob, err = p.sealProtected(accessKey, lookupKey, content, passphrase, now, expires)
+	} else if blob, err = p.sealer.Seal(accessKey, lookupKey, content, now, expires); err != nil {
+		err = &internalFailed{"seal", err}
+	}
 	if err != nil {
-		return created{}, &internalFailed{"seal", err}
+		return created{}, err
 	}
 	c := created{accessKey: accessKey, expires: expires}
 	if !withReceipt {
@@ -117,6 +128,8 @@ func (p *secrets) reveal(ctx context.Context, accessKey string) (revealed, error
 		return revealed{}, &storeFailed{"reveal", err}
 	case blob == nil: // never stored, expired, or another reader claimed it
 		return revealed{}, errSecretNotFound
+	case !claimed && p.protected(blob): // needs a passphrase: left in place
+		return revealed{}, p.passphraseRequired(ctx, accessKey, lookupKey, blob)
 	case !claimed: // sealed under a server key this server lacks: left in place
 		return revealed{}, errCannotOpen
 	}
@@ -140,7 +153,7 @@ func (p *secrets) burn(ctx context.Context, accessKey string) error {
 	if !ok {
 		return errSecretNotFound
 	}
-	blob, claimed, err := p.store.Claim(ctx, lookupKey, receipt.Burned, p.sealer.Openable())
+	blob, claimed, err := p.store.Claim(ctx, lookupKey, receipt.Burned, p.burnable)
 	switch {
 	case err != nil:
 		return &storeFailed{"burn", err}
@@ -150,11 +163,13 @@ func (p *secrets) burn(ctx context.Context, accessKey string) error {
 		return errCannotOpen
 	}
 	// Opened only to judge expiry and authenticity the way a reveal does;
-	// the content is cleared unread.
+	// the content is cleared unread. A protected blob authenticates as far
+	// as the access key reaches: its passphrase is not needed to burn it.
 	content, _, expires, err := p.sealer.Open(accessKey, lookupKey, blob)
 	clear(content)
+	var needed PassphraseError
 	switch {
-	case err != nil:
+	case err != nil && !errors.As(err, &needed):
 		return errCorrupt
 	case !p.now().Before(expires):
 		return errSecretNotFound
@@ -199,7 +214,7 @@ func (p *secrets) burnReceipt(ctx context.Context, token string) (rec receipt.Re
 		rec = rec.As(p.now())
 		return rec, rec.State == receipt.Burned, nil
 	}
-	rec, found, err = p.store.BurnByReceipt(ctx, tokenKey, p.sealer.Openable())
+	rec, found, err = p.store.BurnByReceipt(ctx, tokenKey, p.burnable)
 	var foreign ForeignError
 	switch {
 	case errors.As(err, &foreign) && foreign.Foreign():

@@ -19,13 +19,49 @@ type fakeStore struct {
 	mu     sync.Mutex
 	blobs  map[string][]byte
 	ttls   map[string]time.Duration
-	calls  int   // Claim calls
-	claims int   // blobs claimed
-	fail   error // returned by every call while set
+	calls  int            // Claim calls
+	claims int            // blobs claimed
+	fail   error          // returned by every call while set
+	wrong  map[string]int // wrong passphrases by key
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{blobs: map[string][]byte{}, ttls: map[string]time.Duration{}}
+	return &fakeStore{blobs: map[string][]byte{}, ttls: map[string]time.Duration{}, wrong: map[string]int{}}
+}
+
+func (f *fakeStore) Get(_ context.Context, k string) ([]byte, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, false, f.fail
+	}
+	b, ok := f.blobs[k]
+	return b, ok, nil
+}
+
+// WrongGuess counts and destroys at the limit, as the real store's script.
+func (f *fakeStore) WrongGuess(_ context.Context, k string, limit int) (int, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return 0, false, f.fail
+	}
+	if _, ok := f.blobs[k]; !ok {
+		return 0, true, nil
+	}
+	f.wrong[k]++
+	if left := limit - f.wrong[k]; left > 0 {
+		return left, false, nil
+	}
+	delete(f.blobs, k)
+	delete(f.wrong, k)
+	return 0, false, nil
+}
+
+func (f *fakeStore) WrongGuesses(_ context.Context, k string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.wrong[k], f.fail
 }
 
 func (f *fakeStore) Put(_ context.Context, k string, b []byte, ttl time.Duration) error {
@@ -82,20 +118,27 @@ func (fullError) StorageFull() bool { return true }
 func newProtocol(t *testing.T, key string) (*secrets, *fakeStore, *time.Time) {
 	t.Helper()
 	sealer, err := seal.New([]byte(key))
+	if err == nil {
+		sealer, err = sealer.WithKDF(cheapKDF)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	st := newFakeStore()
-	return &secrets{store: st, sealer: sealer, now: func() time.Time { return now }, defaultTTL: 24 * time.Hour}, st, &now
+	return &secrets{store: st, sealer: sealer, now: func() time.Time { return now }, defaultTTL: 24 * time.Hour,
+		maxAttempts: 5, kdf: newKDFGate(2, time.Second), burnable: burnable(sealer)}, st, &now
 }
+
+// cheapKDF keeps passphrase tests fast; the cost is sealed in each blob.
+var cheapKDF = seal.KDF{Time: 1, MemoryKiB: 64, Lanes: 1}
 
 const protocolKey = "a-32-byte-or-longer-server-key-for-protocol-tests"
 
 func TestProtocolCreateRevealOnce(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
 	content := []byte("hunter2")
-	c, err := p.create(context.Background(), content, 0, false)
+	c, err := p.create(context.Background(), content, nil, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +167,7 @@ func TestProtocolCreateRevealOnce(t *testing.T) {
 
 func TestProtocolTTL(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, err := p.create(context.Background(), []byte("x"), 2*time.Hour, false)
+	c, err := p.create(context.Background(), []byte("x"), nil, 2*time.Hour, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,14 +191,14 @@ func TestProtocolMalformedKeyNeverReachesTheStore(t *testing.T) {
 
 func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), []byte("x"), 0, false)
+	c, _ := p.create(context.Background(), []byte("x"), nil, 0, false)
 	st.fail = errors.New("connection reset")
 	_, err := p.reveal(context.Background(), c.accessKey)
 	if k, _ := classify(err); k != kindUnavailable {
 		t.Errorf("reveal on a failing store: kind %d (%v), want kindUnavailable", k, err)
 	}
 	st.fail = fullError{}
-	_, err = p.create(context.Background(), []byte("x"), 0, false)
+	_, err = p.create(context.Background(), []byte("x"), nil, 0, false)
 	if k, _ := classify(err); k != kindStorageFull {
 		t.Errorf("create on a full store: kind %d (%v), want kindStorageFull", k, err)
 	}
@@ -164,7 +207,7 @@ func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
 // A blob sealed under a server key this server lacks is never claimed.
 func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 	right, st, _ := newProtocol(t, protocolKey)
-	c, _ := right.create(context.Background(), []byte("survives"), time.Hour, false)
+	c, _ := right.create(context.Background(), []byte("survives"), nil, time.Hour, false)
 	wrong, _, _ := newProtocol(t, "another-32-byte-or-longer-server-key-oops")
 	wrong.store = st
 	if _, err := wrong.reveal(context.Background(), c.accessKey); err != errCannotOpen {
@@ -182,7 +225,7 @@ func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 // it is an error (never content, never "not found"), and it is gone.
 func TestProtocolCorruptBlobIsAnError(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), []byte("x"), time.Hour, false)
+	c, _ := p.create(context.Background(), []byte("x"), nil, time.Hour, false)
 	lk, _ := seal.LookupKey(c.accessKey)
 	st.blobs[lk][len(st.blobs[lk])-1] ^= 1 // the last byte of the tag
 	got, err := p.reveal(context.Background(), c.accessKey)
@@ -196,7 +239,7 @@ func TestProtocolCorruptBlobIsAnError(t *testing.T) {
 
 func TestProtocolServerClockJudgesExpiry(t *testing.T) {
 	p, _, now := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), []byte("x"), time.Hour, false)
+	c, _ := p.create(context.Background(), []byte("x"), nil, time.Hour, false)
 	*now = now.Add(time.Hour) // the store still holds it; the envelope says it is over
 	if _, err := p.reveal(context.Background(), c.accessKey); err != errSecretNotFound {
 		t.Errorf("expired envelope: %v, want errSecretNotFound", err)
@@ -206,7 +249,7 @@ func TestProtocolServerClockJudgesExpiry(t *testing.T) {
 // Every kind has a row, and every row an HTTP status and, where a client
 // sees it, a message.
 func TestOutcomesTableIsComplete(t *testing.T) {
-	for k := kindInternal; k <= kindEvicting; k++ {
+	for k := kindInternal; k < numKinds; k++ {
 		o := outcomes[k]
 		if o.status < 400 || o.status > 599 {
 			t.Errorf("kind %d: status %d", k, o.status)
@@ -218,7 +261,7 @@ func TestOutcomesTableIsComplete(t *testing.T) {
 			t.Errorf("kind %d: Retry-After %v for status %d", k, o.retry, o.status)
 		}
 	}
-	if len(outcomes) != int(kindEvicting)+1 {
-		t.Errorf("%d rows for %d kinds", len(outcomes), kindEvicting+1)
+	if len(outcomes) != int(numKinds) {
+		t.Errorf("%d rows for %d kinds", len(outcomes), numKinds)
 	}
 }

@@ -33,6 +33,7 @@ func (s *Server) routes() fasthttp.RequestHandler {
 	at("POST", "/api/v1/secrets/", s.handle(s.createSecret)) // also without the slash: see below
 	at("GET", "/api/v1/secrets/{access_key}", s.handle(s.revealSecret))
 	at("DELETE", "/api/v1/secrets/{access_key}", s.handle(s.burnSecret))
+	at("POST", "/api/v1/secrets/{access_key}/reveal", s.handle(s.revealWithPassphrase))
 	at("GET", "/api/v1/receipts/{receipt_token}", s.handle(s.receiptStatus))
 	at("DELETE", "/api/v1/receipts/{receipt_token}", s.handle(s.burnByReceipt))
 	at("GET", "/health", s.handle(s.health))

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"time"
 
@@ -29,22 +30,31 @@ type Config struct {
 	DefaultTTLHours  int
 	MaxTTLHours      int
 	ReceiptRetention time.Duration // how long a receipt outlives its secret's expiry
-	ReadTimeout      time.Duration
-	WriteTimeout     time.Duration
-	IdleTimeout      time.Duration
-	Concurrency      int    // most connections served at once
-	MaxConnsPerIP    int    // most from one client address (IPv6: /64); 0: no cap; trusted proxies exempt
-	RedocJSURL       string // where /redoc loads ReDoc from; empty: the vendored bundle
-	RedocJSIntegrity string // its SRI hash (sha384-…), for an absolute RedocJSURL
+	// Passphrases: wrong guesses a protected secret survives (0: 5), how
+	// many Argon2 stretchings run at once (0: half the cores, at least
+	// one) and how long one waits for a slot before a 503 (0: 2 s).
+	PassphraseMaxAttempts int
+	PassphraseConcurrency int
+	PassphraseQueueWait   time.Duration
+	ReadTimeout           time.Duration
+	WriteTimeout          time.Duration
+	IdleTimeout           time.Duration
+	Concurrency           int    // most connections served at once
+	MaxConnsPerIP         int    // most from one client address (IPv6: /64); 0: no cap; trusted proxies exempt
+	RedocJSURL            string // where /redoc loads ReDoc from; empty: the vendored bundle
+	RedocJSIntegrity      string // its SRI hash (sha384-…), for an absolute RedocJSURL
 
 	// Auth, when set, makes creating a secret require a bearer token.
 	Auth Authenticator
 	// Limiter enforces CreateLimit and NotFoundLimit per client address;
 	// TrustedProxies may speak for clients through X-Forwarded-For.
-	Limiter        Limiter
-	CreateLimit    RateLimit
-	NotFoundLimit  RateLimit
-	TrustedProxies []netip.Prefix
+	Limiter       Limiter
+	CreateLimit   RateLimit
+	NotFoundLimit RateLimit
+	// PassphraseLimit is each client's budget of Argon2 runs: reveals with
+	// a passphrase and creates with one.
+	PassphraseLimit RateLimit
+	TrustedProxies  []netip.Prefix
 
 	// Metrics receives the server's series; nil counts into nothing.
 	// ServeMetrics also serves them at /metrics on the API listener.
@@ -93,14 +103,28 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = fasthttp.DefaultConcurrency
 	}
+	if cfg.PassphraseMaxAttempts <= 0 {
+		cfg.PassphraseMaxAttempts = 5
+	}
+	if cfg.PassphraseConcurrency <= 0 {
+		// Half the cores: a flood of guesses leaves the other half to
+		// every other request.
+		cfg.PassphraseConcurrency = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if cfg.PassphraseQueueWait <= 0 {
+		cfg.PassphraseQueueWait = 2 * time.Second
+	}
 	public := strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{
 		cfg:   cfg,
 		store: store,
 		secrets: &secrets{
 			store: store, sealer: sealer, now: cfg.Now,
-			defaultTTL: time.Duration(cfg.DefaultTTLHours) * time.Hour,
-			retention:  cfg.ReceiptRetention,
+			defaultTTL:  time.Duration(cfg.DefaultTTLHours) * time.Hour,
+			retention:   cfg.ReceiptRetention,
+			maxAttempts: cfg.PassphraseMaxAttempts,
+			kdf:         newKDFGate(cfg.PassphraseConcurrency, cfg.PassphraseQueueWait),
+			burnable:    burnable(sealer),
 		},
 		log:            cfg.Logger,
 		secretURLJSON:  openJSONString(public + "/api/v1/secrets/"),

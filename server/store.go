@@ -36,6 +36,17 @@ type Store interface {
 	// returns the receipt as it then stands. A blob sealed under a server
 	// key this server lacks is left in place: the error is a ForeignError.
 	BurnByReceipt(ctx context.Context, tokenKey string, openable []string) (rec receipt.Record, found bool, err error)
+	// Get returns the blob under key without consuming it; found is false
+	// when there is none (never stored, expired, or claimed). A protected
+	// secret is read, opened with its passphrase, and only then claimed.
+	Get(ctx context.Context, key string) (blob []byte, found bool, err error)
+	// WrongGuess counts one wrong passphrase against the secret at key and
+	// returns the attempts left of limit, in one atomic step; the guess that
+	// leaves none destroys the secret and burns its receipt. gone is true,
+	// counting nothing, when the secret is already gone or claimed.
+	WrongGuess(ctx context.Context, key string, limit int) (left int, gone bool, err error)
+	// WrongGuesses is how many wrong passphrases the secret at key has had.
+	WrongGuesses(ctx context.Context, key string) (int, error)
 	// Ready reports whether the store can serve: it answers, and will not
 	// evict live secrets.
 	Ready(ctx context.Context) error
@@ -92,8 +103,32 @@ type Sealer interface {
 	// ReceiptKey maps a receipt token to the store key its receipt is found
 	// under, one-way as LookupKey; ok is false for a malformed token.
 	ReceiptKey(token string) (tokenKey string, ok bool)
-	// Openable returns the prefixes every blob this Sealer can open begins
-	// with (the envelope's version and server key id): the store claims
-	// only such blobs, so a wrong SECRET_KEY burns nothing.
+	// Openable returns the prefixes every blob this Sealer can open with
+	// the access key alone begins with (the envelope's version and server
+	// key id): the store claims only such blobs, so a wrong SECRET_KEY burns
+	// nothing, and a reveal without a passphrase never claims a protected
+	// secret.
 	Openable() []string
+
+	// SealWithPassphrase is Seal for content that opens only with the
+	// passphrase as well. The passphrase is not retained.
+	SealWithPassphrase(accessKey, lookupKey string, content, passphrase []byte, created, expires time.Time) ([]byte, error)
+	// OpenWithPassphrase opens any blob Seal or SealWithPassphrase made; an
+	// unprotected one needs no passphrase. A protected blob that is sound
+	// but needs a passphrase (none given, or a wrong one) fails with a
+	// PassphraseError; Open fails so too, with the blob's times.
+	OpenWithPassphrase(accessKey, lookupKey string, blob, passphrase []byte) (content []byte, created, expires time.Time, err error)
+	// OpenableWithPassphrase returns the prefixes of the protected blobs
+	// this Sealer can open given their passphrase.
+	OpenableWithPassphrase() []string
+}
+
+// PassphraseError is a Sealer error for a blob that authenticated under
+// the access key and a server key this server holds, and needs a
+// passphrase: none was given, or a wrong one. Any other failure to open
+// (a wrong SECRET_KEY, a corrupt blob) is not one, and never counts as a
+// guess.
+type PassphraseError interface {
+	error
+	PassphraseNeeded() bool
 }
