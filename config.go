@@ -75,8 +75,8 @@ type config struct {
 	PassphraseMaxAttempts   int           `env:"PASSPHRASE_MAX_ATTEMPTS" envDefault:"5"`
 	PassphraseConcurrency   int           `env:"PASSPHRASE_CONCURRENCY" envDefault:"0"`
 	PassphraseQueueWait     time.Duration `env:"PASSPHRASE_QUEUE_WAIT" envDefault:"2s"`
-	PassphraseRatePerMinute int           `env:"RATE_LIMIT_PASSPHRASE_PER_MINUTE" envDefault:"30"`
-	PassphraseRateBurst     int           `env:"RATE_LIMIT_PASSPHRASE_BURST" envDefault:"10"`
+	PassphraseRatePerMinute int           `env:"RATE_LIMIT_PASSPHRASE_PER_MINUTE" envDefault:"60"`
+	PassphraseRateBurst     int           `env:"RATE_LIMIT_PASSPHRASE_BURST" envDefault:"20"`
 
 	ReadTimeout     time.Duration `env:"READ_TIMEOUT" envDefault:"10s"`
 	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" envDefault:"10s"`

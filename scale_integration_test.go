@@ -66,9 +66,47 @@ func TestIntegrationCluster(t *testing.T) {
 	// above would no longer start from zero.
 	t.Run("receipts", func(t *testing.T) {
 		s := &faultSuite{}
-		_, c := startOn(t, s, cluster.URL(), "REDIS_MODE", "cluster", "REDIS_TIMEOUT", "2s")
+		_, c := startOn(t, s, cluster.URL(), "REDIS_MODE", "cluster", "REDIS_TIMEOUT", "2s", "RATE_LIMIT_PASSPHRASE_PER_MINUTE", "0")
 		receiptsAcrossSlots(t, c, 20)
+		passphrasesAcrossSlots(t, c, 10)
 	})
+}
+
+// passphrasesAcrossSlots: protected secrets over the cluster's slots. A
+// wrong guess counts in the secret's slot ({L}:attempts), the last one
+// destroys blob and count and burns the receipt in one script; a CROSSSLOT
+// error would be a 503.
+func passphrasesAcrossSlots(t *testing.T, c *client, n int) {
+	t.Helper()
+	for i := range n {
+		r := c.do("POST", "/api/v1/secrets/", fmt.Sprintf(`{"content":"protected-%d","passphrase":"pw-%d","receipt":true}`, i, i))
+		if r.Status != 201 {
+			t.Fatalf("create with a passphrase on a cluster: %d %v", r.Status, r.body)
+		}
+		key, token := r.body.String(t, "access_key"), r.body.String(t, "receipt_token")
+		c.s.remember(key)
+		c.s.remember(token)
+		guess := func(p string) result { return c.do("POST", "/api/v1/secrets/"+key+"/reveal", `{"passphrase":"`+p+`"}`) }
+		if got := guess("wrong"); got.Status != 403 || got.body["attempts_left"] != float64(4) {
+			t.Fatalf("a wrong guess on a cluster: %d %v", got.Status, got.body)
+		}
+		want := "revealed"
+		if i%2 == 0 {
+			if got := guess(fmt.Sprintf("pw-%d", i)); got.Status != 200 || got.body["content"] != fmt.Sprintf("protected-%d", i) {
+				t.Fatalf("the right passphrase on a cluster: %d %v", got.Status, got.body)
+			}
+		} else {
+			want = "burned"
+			for left := 3; left >= 0; left-- {
+				if got := guess("wrong"); got.Status != 403 || got.body["attempts_left"] != float64(left) {
+					t.Fatalf("wrong guess on a cluster: %d %v, want %d left", got.Status, got.body, left)
+				}
+			}
+		}
+		if got := c.do("GET", "/api/v1/receipts/"+token, ""); got.body["state"] != want {
+			t.Fatalf("receipt of a protected secret on a cluster: %d %v, want %s", got.Status, got.body, want)
+		}
+	}
 }
 
 // receiptsAcrossSlots: secrets with receipts, spread over the cluster's
