@@ -13,6 +13,10 @@
   const receiptResult = document.getElementById("receipt-result");
   const receiptURL = document.getElementById("receipt-url");
   const burn = document.getElementById("burn");
+  const passphrase = document.getElementById("passphrase");
+  const showPassphrase = document.getElementById("show-passphrase");
+  const passphraseNote = document.getElementById("passphrase-note");
+  const maxPassphraseBytes = 1024;
   let receiptToken = "";
   const maxBytes = Number(content.closest("form").dataset.maxBytes || "0");
 
@@ -34,13 +38,23 @@
       content.focus();
       return;
     }
+    const pass = passphrase.value;
+    if (new TextEncoder().encode(pass).length > maxPassphraseBytes) {
+      say("The passphrase is too long: at most " + maxPassphraseBytes + " bytes.", "error");
+      passphrase.focus();
+      return;
+    }
     create.disabled = true;
     say("Creating…");
     try {
+      const request = { content: text, ttl_hours: Number(ttl.value), receipt: wantReceipt.checked };
+      if (pass !== "") {
+        request.passphrase = pass;
+      }
       const response = await fetch("/api/v1/secrets/", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ content: text, ttl_hours: Number(ttl.value), receipt: wantReceipt.checked }),
+        body: JSON.stringify(request),
         cache: "no-store",
       });
       const body = await response.json().catch(function () { return {}; });
@@ -49,7 +63,10 @@
         say("Could not create the link: " + detail, "error");
         return;
       }
-      content.value = ""; // the secret does not stay on the page
+      content.value = ""; // the secret does not stay on the page, nor its passphrase
+      passphrase.value = "";
+      setShown(false);
+      passphraseNote.hidden = body.passphrase_required !== true;
       shareURL.value = body.share_url;
       expires.textContent = "on " + new Date(body.expires_at).toLocaleString();
       receiptToken = typeof body.receipt_token === "string" ? body.receipt_token : "";
@@ -67,6 +84,17 @@
     } finally {
       create.disabled = false;
     }
+  });
+
+  function setShown(shown) {
+    passphrase.type = shown ? "text" : "password";
+    showPassphrase.textContent = shown ? "Hide" : "Show";
+    showPassphrase.setAttribute("aria-pressed", shown ? "true" : "false");
+  }
+
+  showPassphrase.addEventListener("click", function () {
+    setShown(passphrase.type === "password");
+    passphrase.focus();
   });
 
   document.getElementById("copy-link").addEventListener("click", function () {

@@ -8,6 +8,10 @@
   const status = document.getElementById("status");
   const secret = document.getElementById("secret");
   const content = document.getElementById("content");
+  const unlock = document.getElementById("unlock");
+  const passphrase = document.getElementById("passphrase");
+  const attempts = document.getElementById("attempts");
+  const unlockButton = document.getElementById("unlock-button");
   let key = "";
 
   function say(text, kind) {
@@ -30,6 +34,10 @@
     secret.hidden = true;
     content.value = "";
     reveal.disabled = false;
+    reveal.hidden = false;
+    unlock.hidden = true;
+    passphrase.value = "";
+    unlockButton.disabled = false;
     say("");
     const raw = location.hash.slice(1);
     try {
@@ -69,10 +77,19 @@
     if (asked !== key) { // another link was opened meanwhile: this answer is not for it
       return;
     }
+    await answered(response);
+    reveal.disabled = false;
+  });
+
+  // answered shows what a reveal (with a passphrase or without) came back
+  // with. Only a 200 consumed the secret; every other answer leaves it as
+  // it was, but for the last wrong passphrase.
+  async function answered(response) {
+    const body = await response.json().catch(function () { return {}; });
     if (response.status === 200) {
-      const body = await response.json();
       forgetKey(true);
       ready.hidden = true;
+      passphrase.value = "";
       content.value = body.content;
       secret.hidden = false;
       say("");
@@ -85,9 +102,62 @@
       say("This secret has already been read, or it has expired. Ask the sender to share it again.", "error");
       return;
     }
-    // 429 or 503: nothing was shown; the key stays for another try.
+    if (response.status === 403 && typeof body.attempts_left === "number") {
+      passphrase.value = "";
+      if (body.detail === "Wrong passphrase" && body.attempts_left === 0) {
+        forgetKey(false);
+        ready.hidden = true;
+        say("Wrong passphrase, and that was the last attempt: the secret is destroyed. Ask the sender to share it again.", "error");
+        return;
+      }
+      reveal.hidden = true;
+      unlock.hidden = false;
+      attempts.textContent = body.attempts_left === 1 ? "One wrong attempt left: the next wrong one destroys the secret." :
+        body.attempts_left + " wrong attempts left before the secret is destroyed.";
+      say(body.detail === "Wrong passphrase" ? "Wrong passphrase. Nothing was revealed; check it and try again." :
+        "Enter the passphrase to reveal the secret.", body.detail === "Wrong passphrase" ? "error" : "");
+      passphrase.focus();
+      return;
+    }
+    if (response.status === 429) {
+      say("Too many tries from your network. Nothing was revealed or counted; wait a minute and try again.", "error");
+      return;
+    }
+    // 503: nothing was shown or counted; the key stays for another try.
     say("The server is busy. Nothing was shown; wait a moment and try again.", "error");
-    reveal.disabled = false;
+  }
+
+  unlock.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    if (!key) {
+      return;
+    }
+    if (passphrase.value === "") {
+      say("Type the passphrase first.", "error");
+      passphrase.focus();
+      return;
+    }
+    const asked = key;
+    unlockButton.disabled = true;
+    say("Checking the passphrase…");
+    let response;
+    try {
+      response = await fetch("/api/v1/secrets/" + encodeURIComponent(asked) + "/reveal", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ passphrase: passphrase.value }),
+        cache: "no-store",
+      });
+    } catch (err) {
+      say("Could not reach the server. Nothing was revealed or counted; try again.", "error");
+      unlockButton.disabled = false;
+      return;
+    }
+    if (asked !== key) {
+      return;
+    }
+    await answered(response);
+    unlockButton.disabled = false;
   });
 
   document.getElementById("burn").addEventListener("click", async function () {
