@@ -4,7 +4,7 @@ GO ?= go
 BIN ?= bin/readonce
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help run build docker helm-lint test test-integration axe fuzz bench screenshots lint redoc bench-sweep
+.PHONY: help run build docker helm-lint test test-integration axe fuzz bench screenshots lint redoc bench-sweep bench-passphrase
 
 REDOC_VERSION ?= 2.5.4
 
@@ -38,6 +38,10 @@ fuzz: ## Fuzz the request decoder and envelope opening for 30s each
 
 bench: ## Load-test readonce against bench/baseline and bench/floor on a real redis-server (a few minutes)
 	bench/run.sh
+
+bench-passphrase: ## readonce alone: the pair, the passphrase trip, and plain users beside a flood of wrong passphrases (idle vs flooded)
+	READONCE_ENV="RATE_LIMIT_PASSPHRASE_PER_MINUTE=0" TARGETS=readonce ROUNDS=$${ROUNDS:-3} \
+	  PROFILES=bench/profiles/pair.json,bench/profiles/passphrase.json,bench/profiles/passphrase-flood.json bench/run.sh
 
 bench-sweep: ## The pair profile at 1, 16, 64 and 512 connections against floor, baseline and readonce (one round each)
 	VUS=1,16,64,512 ROUNDS=$${ROUNDS:-1} PROFILES=bench/profiles/pair.json bench/run.sh

@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/seal"
+	"github.com/readonce/readonce/server"
 )
 
 func TestProfilesLoad(t *testing.T) {
@@ -177,4 +181,65 @@ func TestSweep(t *testing.T) {
 	if s := sweep(open, "1,16"); len(s) != 1 || s[0] != open {
 		t.Errorf("an open-loop profile was swept")
 	}
+}
+
+// The passphrase trip and the flood against the real server (embedded
+// store, a cheap Argon2id cost): no violations, each operation counted,
+// and the flood's operations kept out of the profile's own figures.
+func TestRunnerPassphraseAndFlood(t *testing.T) {
+	base := realServer(t)
+	trip := &Profile{Name: "t", Mode: "passphrase", VUs: 2, Requests: 10, Mix: map[string]float64{"passphrase": 1},
+		PayloadSizes: []int{32}, TTLHours: 1}
+	flood := &Profile{Name: "f", Mode: "pair", VUs: 2, Duration: Duration{300 * time.Millisecond}, Mix: map[string]float64{"pair": 1},
+		PayloadSizes: []int{32}, TTLHours: 1, Flood: &Flood{VUs: 2}}
+	for _, p := range []*Profile{trip, flood} {
+		if err := p.validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newRunner(trip, base)
+	res := summarize(trip, "readonce", time.Now(), time.Second, r.closedLoop(context.Background()), r)
+	if res.Violations > 0 || res.Ops["passphrase trip"].Count < 10 || res.Ops["wrong passphrase"].Count < 10 || len(res.Errors) > 0 {
+		t.Errorf("passphrase trips: %d violations %v, ops %v, errors %v", res.Violations, res.FirstBad, res.Ops, res.Errors)
+	}
+	r = newRunner(flood, base)
+	r.flooded = true
+	res = summarize(flood, "readonce flooded", time.Now(), time.Second, r.closedLoop(context.Background()), r)
+	if res.Violations > 0 || res.Ops["flood guess"].Count == 0 || res.Ops["pair"].Count == 0 || len(res.Errors) > 0 {
+		t.Fatalf("flooded: %d violations %v, ops %v, errors %v", res.Violations, res.FirstBad, res.Ops, res.Errors)
+	}
+	if plain := res.Ops["create"].Count + res.Ops["reveal"].Count + res.Ops["recheck"].Count; res.All.Count != plain {
+		t.Errorf("the profile's figures count %d requests, its own users made %d: the flood leaked in", res.All.Count, plain)
+	}
+}
+
+// realServer is readonce on loopback over the embedded store.
+func realServer(t *testing.T) string {
+	store, err := cache.Open(cache.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := seal.New([]byte("a-bench-test-server-key-of-32-bytes-or-more"))
+	if err == nil {
+		sealer, err = sealer.WithKDF(seal.KDF{Time: 1, MemoryKiB: 64, Lanes: 1})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	srv, err := server.New(server.Config{PublicURL: base, MaxContentBytes: 1024, DefaultTTLHours: 1, MaxTTLHours: 24,
+		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}, store, sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		store.Close()
+	})
+	return base
 }

@@ -45,12 +45,16 @@ type runner struct {
 	// unchecked: the target answers a constant (bench/floor); its answers
 	// are counted and timed, never judged.
 	unchecked bool
+	flooded   bool // run the profile's flood beside its users
 }
 
 func newRunner(p *Profile, base string) *runner {
 	conns := p.VUs
 	if p.openLoop() {
 		conns = p.MaxInFlight
+	}
+	if p.Flood != nil {
+		conns += p.Flood.VUs // the flood's users have connections of their own
 	}
 	r := &runner{
 		p:    p,
@@ -132,6 +136,19 @@ func (r *runner) closedLoop(ctx context.Context) []*stats {
 	defer cancel()
 	all := make([]*stats, r.p.VUs)
 	var wg sync.WaitGroup
+	var flood []*stats
+	if r.flooded {
+		flood = make([]*stats, r.p.Flood.VUs)
+		for i := range flood {
+			flood[i] = newStats()
+			wg.Go(func() {
+				rng := mrand.New(mrand.NewPCG(mrand.Uint64(), uint64(1000+i)))
+				for ctx.Err() == nil && !r.stopEarly.Load() {
+					r.floodOnce(rng, flood[i])
+				}
+			})
+		}
+	}
 	for i := range r.p.VUs {
 		all[i] = newStats()
 		wg.Go(func() {
@@ -145,7 +162,7 @@ func (r *runner) closedLoop(ctx context.Context) []*stats {
 		})
 	}
 	wg.Wait()
-	return all
+	return append(all, flood...)
 }
 
 // openLoop sends requests at each step's rate. A request's latency counts
@@ -236,6 +253,8 @@ func (r *runner) operate(rng rnd, s *stats, start time.Time) {
 			r.readReceipt(s, e, time.Now())
 			s.observe("receipt trip", time.Since(start))
 		}
+	case "passphrase":
+		r.passphraseTrip(rng, s, start)
 	case "hostile422":
 		r.hostile(s, start)
 	case "unknown":
@@ -319,6 +338,66 @@ func (r *runner) createWith(rng rnd, s *stats, start time.Time, withReceipt bool
 		}
 	}
 	return e, true
+}
+
+// passphraseTrip creates a protected secret, guesses wrong once (403 with
+// 4 attempts left) and then right (200 with the content).
+func (r *runner) passphraseTrip(rng rnd, s *stats, start time.Time) {
+	pass := "pw-" + strconv.FormatUint(r.seq.Add(1), 36)
+	e, ok := r.createProtected(rng, s, start, pass, "create with passphrase")
+	if !ok {
+		return
+	}
+	at := time.Now()
+	status, body, err := r.post("/api/v1/secrets/"+e.key+"/reveal", []byte(`{"passphrase":"wrong"}`))
+	s.record("wrong passphrase", at, status, err)
+	if err == nil && (status != 403 || !bytes.Contains(body, []byte(`"attempts_left":4`))) {
+		r.violation("a first wrong passphrase answered %d %.80q, want 403 with 4 attempts left", status, body)
+	}
+	at = time.Now()
+	status, body, err = r.post("/api/v1/secrets/"+e.key+"/reveal", []byte(`{"passphrase":"`+pass+`"}`))
+	s.record("reveal with passphrase", at, status, err)
+	if err == nil && (status != 200 || field(body, `"content":"`) != string(e.content)) {
+		r.violation("the right passphrase answered %d, want 200 with the content", status)
+	}
+	s.observe("passphrase trip", time.Since(start))
+}
+
+// createProtected creates one secret with a passphrase ([a-z0-9-]: nothing
+// to escape).
+func (r *runner) createProtected(rng rnd, s *stats, start time.Time, pass, op string) (entry, bool) {
+	content := r.content(rng)
+	body := append([]byte(`{"content":"`), content...)
+	body = append(append(append(body, `","passphrase":"`...), pass...), `","ttl_hours":1}`...)
+	status, answer, err := r.post("/api/v1/secrets/", body)
+	s.record(op, start, status, err)
+	key := field(answer, `"access_key":"`)
+	if err != nil || status != 201 {
+		return entry{}, false
+	}
+	if len(key) != 43 || !bytes.Contains(answer, []byte(`"passphrase_required":true`)) {
+		r.violation("a create with a passphrase answered %.80q", answer)
+		return entry{}, false
+	}
+	return entry{key: key, content: content}, true
+}
+
+// floodOnce is one flooding user's cycle: a protected secret and four
+// wrong guesses at it (never the fifth, which would destroy it). Each
+// guess must be 403 — or 503/429 when the server sheds Argon2 work.
+func (r *runner) floodOnce(rng rnd, s *stats) {
+	e, ok := r.createProtected(rng, s, time.Now(), "flood-"+strconv.FormatUint(r.seq.Add(1), 36), "flood create")
+	if !ok { // shed (503/429) or failed: counted among the errors
+		return
+	}
+	for range 4 {
+		at := time.Now()
+		status, _, err := r.post("/api/v1/secrets/"+e.key+"/reveal", []byte(`{"passphrase":"wrong"}`))
+		s.record("flood guess", at, status, err)
+		if err == nil && status != 403 && status != 503 && status != 429 {
+			r.violation("a flooding wrong guess answered %d, want 403 (or 503/429 when shed)", status)
+		}
+	}
 }
 
 // readReceipt reads the receipt of a secret just revealed: it must say so.

@@ -23,6 +23,7 @@ type namedTarget struct {
 	name, url string
 	pid       int
 	unchecked bool // bench/floor: answers a constant
+	flooded   bool // run beside the profile's flood of passphrase guessers
 }
 
 func main() {
@@ -64,7 +65,11 @@ func run(ctx context.Context, args []string) error {
 		}
 	case *target != "":
 		targets = []namedTarget{{name: "target", url: strings.TrimRight(*target, "/")}}
-		*rounds = 1
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "rounds" })
+		if !given {
+			*rounds = 1
+		}
 	default:
 		return errors.New("give -target URL or -compare a=URL,b=URL")
 	}
@@ -87,7 +92,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		for _, p := range sweep(base, *vusList) {
-			res, err := alternate(ctx, p, targets, *rounds, *redisPID)
+			res, err := alternate(ctx, p, withFlood(p, targets), *rounds, *redisPID)
 			all = append(all, res...)
 			for _, r := range res {
 				violations += r.Violations
@@ -126,6 +131,21 @@ func sweep(p *Profile, list string) []*Profile {
 		q := *p
 		q.VUs, q.Name = n, fmt.Sprintf("%s@%d", p.Name, n)
 		out = append(out, &q)
+	}
+	return out
+}
+
+// withFlood doubles each target of a flood profile: idle, then flooded
+// (the last one is compared with the others).
+func withFlood(p *Profile, targets []namedTarget) []namedTarget {
+	if p.Flood == nil {
+		return targets
+	}
+	var out []namedTarget
+	for _, t := range targets {
+		idle, flooded := t, t
+		idle.name, flooded.name, flooded.flooded = t.name+" idle", t.name+" flooded", true
+		out = append(out, idle, flooded)
 	}
 	return out
 }
@@ -184,7 +204,7 @@ func alternate(ctx context.Context, p *Profile, targets []namedTarget, rounds, r
 
 func runOnce(ctx context.Context, p *Profile, t namedTarget, redisPID int) (Result, error) {
 	r := newRunner(p, t.url)
-	r.unchecked = t.unchecked
+	r.unchecked, r.flooded = t.unchecked, t.flooded
 	if err := r.prefill(ctx); err != nil {
 		return Result{}, fmt.Errorf("%s: %w", t.name, err)
 	}

@@ -40,6 +40,19 @@ type Profile struct {
 	// Recheck is the fraction of reveals followed by a second reveal of the
 	// same key, which must be 404.
 	Recheck float64 `json:"recheck"`
+
+	// Flood, when set, runs the profile twice against each target in every
+	// round: alone ("idle"), then beside Flood.VUs more users who do
+	// nothing but passphrase work — create a protected secret, guess wrong
+	// four times, again ("flooded"). The flood's operations are timed apart
+	// ("flood …") and are not in the profile's figures, so the ratio
+	// flooded / idle is what the flood costs everyone else.
+	Flood *Flood `json:"flood,omitempty"`
+}
+
+// Flood is a crowd of passphrase guessers beside a profile's own users.
+type Flood struct {
+	VUs int `json:"vus"`
 }
 
 // Step is one stage of an open-loop profile.
@@ -63,7 +76,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-var operations = []string{"create", "reveal", "pair", "unknown", "hostile422", "receipt"}
+// passphrase: create with a passphrase, one wrong guess (403, 4 left),
+// the right one (200): three Argon2id runs.
+var operations = []string{"create", "reveal", "pair", "unknown", "hostile422", "receipt", "passphrase"}
 
 func loadProfile(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)
@@ -97,9 +112,12 @@ func (p *Profile) totalDuration() time.Duration {
 func (p *Profile) validate() error {
 	var errs []error
 	switch p.Mode {
-	case "create", "reveal", "pair", "mixed", "spike", "hostile", "receipts":
+	case "create", "reveal", "pair", "mixed", "spike", "hostile", "receipts", "passphrase":
 	default:
-		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike, hostile or receipts", p.Mode))
+		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike, hostile, receipts or passphrase", p.Mode))
+	}
+	if p.Flood != nil && (p.Flood.VUs < 1 || p.openLoop()) {
+		errs = append(errs, errors.New("flood: a closed-loop profile and at least one flooding user"))
 	}
 	if p.openLoop() == (p.VUs > 0) {
 		errs = append(errs, errors.New("set either vus (closed loop) or steps (open loop)"))

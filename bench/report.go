@@ -53,7 +53,8 @@ func (s *stats) record(op string, start time.Time, status int, err error) {
 	switch {
 	case err != nil:
 		s.errors[op+" "+errKind(err)]++
-	case status >= 400 && !(status == 404 && (op == "unknown" || op == "recheck")) && !(status == 422 && op == "hostile422"):
+	case status >= 400 && !(status == 404 && (op == "unknown" || op == "recheck")) && !(status == 422 && op == "hostile422") &&
+		!(status == 403 && (op == "wrong passphrase" || op == "flood guess")):
 		s.errors[fmt.Sprintf("%s %d", op, status)]++
 	}
 }
@@ -125,7 +126,7 @@ func summarize(p *Profile, target string, started time.Time, took time.Duration,
 	every := hdrhistogram.New(1, 60_000_000, 3)
 	for op, h := range total.hist {
 		res.Ops[op] = opResult(h, secs)
-		if op != "pair" { // a pair is two requests already counted
+		if op != "pair" && op != "passphrase trip" && !strings.HasPrefix(op, "flood") { // trips are requests already counted; the flood is not the profile's
 			every.Merge(h)
 		}
 	}
