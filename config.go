@@ -69,10 +69,12 @@ type config struct {
 	// How long a receipt outlives its secret's expiry.
 	ReceiptRetentionHours int `env:"RECEIPT_RETENTION_HOURS" envDefault:"168"`
 
-	// Passphrases: wrong guesses a protected secret survives; Argon2 runs
-	// at once (0: half the cores) and how long one waits for a slot; each
+	// Passphrases: wrong guesses a protected secret survives; the share of
+	// the cores Argon2 may use on average, runs at once (0: that share of
+	// the cores, at least one) and how long one waits for a slot; each
 	// client's budget of Argon2 runs (reveals and creates with a passphrase).
 	PassphraseMaxAttempts   int           `env:"PASSPHRASE_MAX_ATTEMPTS" envDefault:"5"`
+	PassphraseCPUShare      float64       `env:"PASSPHRASE_CPU_SHARE" envDefault:"0.1"`
 	PassphraseConcurrency   int           `env:"PASSPHRASE_CONCURRENCY" envDefault:"0"`
 	PassphraseQueueWait     time.Duration `env:"PASSPHRASE_QUEUE_WAIT" envDefault:"2s"`
 	PassphraseRatePerMinute int           `env:"RATE_LIMIT_PASSPHRASE_PER_MINUTE" envDefault:"60"`
@@ -296,8 +298,11 @@ func (c *config) validateAuthAndLimits(bad complaint) {
 	if c.PassphraseMaxAttempts < 1 || c.PassphraseMaxAttempts > 100 {
 		bad("PASSPHRASE_MAX_ATTEMPTS", "must be 1..100, got %d", c.PassphraseMaxAttempts)
 	}
+	if !(c.PassphraseCPUShare > 0 && c.PassphraseCPUShare <= 1) {
+		bad("PASSPHRASE_CPU_SHARE", "must be above 0 and at most 1, got %v", c.PassphraseCPUShare)
+	}
 	if c.PassphraseConcurrency < 0 || c.PassphraseConcurrency > 256 {
-		bad("PASSPHRASE_CONCURRENCY", "must be 0 (half the cores) to 256, got %d", c.PassphraseConcurrency)
+		bad("PASSPHRASE_CONCURRENCY", "must be 0 (PASSPHRASE_CPU_SHARE of the cores) to 256, got %d", c.PassphraseConcurrency)
 	}
 	if c.PassphraseQueueWait <= 0 || c.PassphraseQueueWait > time.Minute {
 		bad("PASSPHRASE_QUEUE_WAIT", "must be a duration above 0 and at most 1m, got %v", c.PassphraseQueueWait)
@@ -460,6 +465,7 @@ func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *pro
 		NotFoundLimit:         server.RateLimit{PerMinute: c.NotFoundRatePerMinute, Burst: c.NotFoundRateBurst},
 		PassphraseLimit:       server.RateLimit{PerMinute: c.PassphraseRatePerMinute, Burst: c.PassphraseRateBurst},
 		PassphraseMaxAttempts: c.PassphraseMaxAttempts,
+		PassphraseCPUShare:    c.PassphraseCPUShare,
 		PassphraseConcurrency: c.PassphraseConcurrency,
 		PassphraseQueueWait:   c.PassphraseQueueWait,
 		TrustedProxies:        c.trustedProxies(),

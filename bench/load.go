@@ -46,6 +46,9 @@ type runner struct {
 	// are counted and timed, never judged.
 	unchecked bool
 	flooded   bool // run the profile's flood beside its users
+	// plainTook is how long the profile's own users ran: a flood's last
+	// requests, waiting at the server's gate, do not stretch it.
+	plainTook time.Duration
 }
 
 func newRunner(p *Profile, base string) *runner {
@@ -149,9 +152,11 @@ func (r *runner) closedLoop(ctx context.Context) []*stats {
 			})
 		}
 	}
+	var plain sync.WaitGroup
+	began := time.Now()
 	for i := range r.p.VUs {
 		all[i] = newStats()
-		wg.Go(func() {
+		plain.Go(func() {
 			rng := mrand.New(mrand.NewPCG(mrand.Uint64(), uint64(i)))
 			for ctx.Err() == nil && !r.stopEarly.Load() {
 				if r.p.Requests > 0 && r.ops.Add(1) > int64(r.p.Requests) {
@@ -161,6 +166,9 @@ func (r *runner) closedLoop(ctx context.Context) []*stats {
 			}
 		})
 	}
+	plain.Wait()
+	r.plainTook = time.Since(began)
+	cancel() // the flood stops with the profile's users
 	wg.Wait()
 	return append(all, flood...)
 }
@@ -351,13 +359,16 @@ func (r *runner) passphraseTrip(rng rnd, s *stats, start time.Time) {
 	at := time.Now()
 	status, body, err := r.post("/api/v1/secrets/"+e.key+"/reveal", []byte(`{"passphrase":"wrong"}`))
 	s.record("wrong passphrase", at, status, err)
+	if err == nil && status == 503 { // shed at the Argon2 gate: counted among the errors, nothing was tried
+		return
+	}
 	if err == nil && (status != 403 || !bytes.Contains(body, []byte(`"attempts_left":4`))) {
 		r.violation("a first wrong passphrase answered %d %.80q, want 403 with 4 attempts left", status, body)
 	}
 	at = time.Now()
 	status, body, err = r.post("/api/v1/secrets/"+e.key+"/reveal", []byte(`{"passphrase":"`+pass+`"}`))
 	s.record("reveal with passphrase", at, status, err)
-	if err == nil && (status != 200 || field(body, `"content":"`) != string(e.content)) {
+	if err == nil && (status != 200 && status != 503 || status == 200 && field(body, `"content":"`) != string(e.content)) {
 		r.violation("the right passphrase answered %d, want 200 with the content", status)
 	}
 	s.observe("passphrase trip", time.Since(start))

@@ -225,6 +225,9 @@ func runOnce(ctx context.Context, p *Profile, t namedTarget, redisPID int) (Resu
 		st = r.closedLoop(ctx)
 	}
 	took := time.Since(started)
+	if r.plainTook > 0 {
+		took = r.plainTook
+	}
 	close(done)
 	res := summarize(p, t.name, started, took, st, r)
 	if t.pid > 0 {

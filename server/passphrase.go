@@ -7,6 +7,7 @@ import (
 
 	"time"
 
+	"github.com/readonce/readonce/internal/lowprio"
 	"github.com/readonce/readonce/internal/receipt"
 )
 
@@ -14,7 +15,8 @@ import (
 // the passphrase, and only then claimed (open before claim): a wrong
 // passphrase never touches the blob, it only counts, and the guess that
 // spends the last attempt destroys the secret in the same atomic step.
-// Argon2id runs behind a gate so a flood of guesses cannot take every core.
+// Argon2id runs behind a gate, at the lowest CPU priority, so a flood of
+// guesses cannot take every core.
 
 // attemptsError is a protected secret answered without its content: no
 // passphrase was given, or a wrong one. left is how many wrong guesses it
@@ -34,33 +36,46 @@ func (e *attemptsError) Error() string {
 // errPassphraseBusy: every Argon2 slot stayed taken for the gate's wait.
 var errPassphraseBusy = errors.New("too many passphrase checks at once")
 
-// kdfGate bounds how many passphrase stretchings run at once. A caller
-// waits up to wait for a slot, then gives up with errPassphraseBusy.
+// kdfGate bounds passphrase stretching two ways: at most width runs at
+// once, and on average at most share of the process's cores. A slot whose
+// run took d stays taken for d×rest more (a duty cycle): a flood of guesses
+// then leaves the other cores, and most of the gate's own, to every other
+// request. A caller waits up to wait for a slot, then gives up with
+// errPassphraseBusy.
 type kdfGate struct {
 	slots chan struct{}
 	wait  time.Duration
+	rest  float64 // seconds a slot cools per second of work
 }
 
-func newKDFGate(width int, wait time.Duration) *kdfGate {
-	return &kdfGate{slots: make(chan struct{}, max(width, 1)), wait: wait}
+func newKDFGate(width int, share float64, procs int, wait time.Duration) *kdfGate {
+	width = max(width, 1)
+	duty := min(1, share*float64(procs)/float64(width))
+	return &kdfGate{slots: make(chan struct{}, width), wait: wait, rest: 1/duty - 1}
 }
 
-// enter takes a slot; the caller must call the release it returns.
+// enter takes a slot; the caller must call the release it returns once its
+// work is done.
 func (g *kdfGate) enter() (release func(), err error) {
-	release = func() { <-g.slots }
 	select {
 	case g.slots <- struct{}{}:
-		return release, nil
 	default:
+		t := time.NewTimer(g.wait)
+		defer t.Stop()
+		select {
+		case g.slots <- struct{}{}:
+		case <-t.C:
+			return nil, errPassphraseBusy
+		}
 	}
-	t := time.NewTimer(g.wait)
-	defer t.Stop()
-	select {
-	case g.slots <- struct{}{}:
-		return release, nil
-	case <-t.C:
-		return nil, errPassphraseBusy
-	}
+	start := time.Now()
+	return func() {
+		if cool := time.Duration(float64(time.Since(start)) * g.rest); cool > 0 {
+			time.AfterFunc(cool, func() { <-g.slots })
+			return
+		}
+		<-g.slots
+	}, nil
 }
 
 // sealProtected is Seal with a passphrase, through the gate.
@@ -70,7 +85,10 @@ func (p *secrets) sealProtected(accessKey, lookupKey string, content, passphrase
 		return nil, err
 	}
 	defer release()
-	blob, err := p.sealer.SealWithPassphrase(accessKey, lookupKey, content, passphrase, now, expires)
+	var blob []byte
+	lowprio.Run(func() {
+		blob, err = p.sealer.SealWithPassphrase(accessKey, lookupKey, content, passphrase, now, expires)
+	})
 	if err != nil {
 		return nil, &internalFailed{"seal", err}
 	}
@@ -132,7 +150,11 @@ func (p *secrets) revealWithPassphrase(ctx context.Context, accessKey string, pa
 	if err != nil {
 		return revealed{}, err
 	}
-	content, createdAt, expires, err := p.sealer.OpenWithPassphrase(accessKey, lookupKey, blob, passphrase)
+	var content []byte
+	var createdAt, expires time.Time
+	lowprio.Run(func() {
+		content, createdAt, expires, err = p.sealer.OpenWithPassphrase(accessKey, lookupKey, blob, passphrase)
+	})
 	release()
 	var needed PassphraseError
 	switch {

@@ -127,7 +127,7 @@ func newProtocol(t *testing.T, key string) (*secrets, *fakeStore, *time.Time) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	st := newFakeStore()
 	return &secrets{store: st, sealer: sealer, now: func() time.Time { return now }, defaultTTL: 24 * time.Hour,
-		maxAttempts: 5, kdf: newKDFGate(2, time.Second), burnable: burnable(sealer)}, st, &now
+		maxAttempts: 5, kdf: newKDFGate(2, 1, 2, time.Second), burnable: burnable(sealer)}, st, &now
 }
 
 // cheapKDF keeps passphrase tests fast; the cost is sealed in each blob.
@@ -263,5 +263,34 @@ func TestOutcomesTableIsComplete(t *testing.T) {
 	}
 	if len(outcomes) != int(numKinds) {
 		t.Errorf("%d rows for %d kinds", len(outcomes), numKinds)
+	}
+}
+
+// The gate's duty cycle: with share × procs = half a slot, a slot that
+// worked for d stays taken for d more. Only lower bounds are checked: a
+// slow machine can make the cool-down look longer, never shorter.
+func TestKDFGateCoolsDown(t *testing.T) {
+	g := newKDFGate(1, 0.5, 1, time.Millisecond)
+	release, err := g.enter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the work
+	released := time.Now()
+	release()
+	if _, err := g.enter(); err != errPassphraseBusy {
+		t.Fatalf("right after a run, with a 1 ms wait: %v, want errPassphraseBusy (the slot cools for as long as it worked)", err)
+	}
+	g.wait = 5 * time.Second
+	release, err = g.enter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cooled := time.Since(released); cooled < 90*time.Millisecond {
+		t.Errorf("the slot came back after %v, want about the 100 ms it worked", cooled)
+	}
+	release()
+	if full := newKDFGate(2, 1, 2, time.Millisecond); full.rest != 0 {
+		t.Errorf("a gate allowed every core rests %v per second of work, want 0", full.rest)
 	}
 }

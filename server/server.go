@@ -30,10 +30,12 @@ type Config struct {
 	DefaultTTLHours  int
 	MaxTTLHours      int
 	ReceiptRetention time.Duration // how long a receipt outlives its secret's expiry
-	// Passphrases: wrong guesses a protected secret survives (0: 5), how
-	// many Argon2 stretchings run at once (0: half the cores, at least
-	// one) and how long one waits for a slot before a 503 (0: 2 s).
+	// Passphrases: wrong guesses a protected secret survives (0: 5); the
+	// share of the cores Argon2 may use on average (0: a tenth), how many
+	// runs at once (0: that share of the cores, at least one) and how long
+	// one waits for a slot before a 503 (0: 2 s).
 	PassphraseMaxAttempts int
+	PassphraseCPUShare    float64
 	PassphraseConcurrency int
 	PassphraseQueueWait   time.Duration
 	ReadTimeout           time.Duration
@@ -106,10 +108,15 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 	if cfg.PassphraseMaxAttempts <= 0 {
 		cfg.PassphraseMaxAttempts = 5
 	}
+	if cfg.PassphraseCPUShare <= 0 || cfg.PassphraseCPUShare > 1 {
+		// A tenth: Argon2 is memory-hard, and even at the lowest CPU
+		// priority it slows whatever shares its core's caches and memory
+		// bus; at a tenth a flood of guesses leaves plain p99 within 2× of
+		// idle, at a quarter it did not (bench/README.md, passphrase-flood).
+		cfg.PassphraseCPUShare = 0.1
+	}
 	if cfg.PassphraseConcurrency <= 0 {
-		// Half the cores: a flood of guesses leaves the other half to
-		// every other request.
-		cfg.PassphraseConcurrency = max(1, runtime.GOMAXPROCS(0)/2)
+		cfg.PassphraseConcurrency = max(1, int(float64(runtime.GOMAXPROCS(0))*cfg.PassphraseCPUShare))
 	}
 	if cfg.PassphraseQueueWait <= 0 {
 		cfg.PassphraseQueueWait = 2 * time.Second
@@ -123,7 +130,7 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 			defaultTTL:  time.Duration(cfg.DefaultTTLHours) * time.Hour,
 			retention:   cfg.ReceiptRetention,
 			maxAttempts: cfg.PassphraseMaxAttempts,
-			kdf:         newKDFGate(cfg.PassphraseConcurrency, cfg.PassphraseQueueWait),
+			kdf:         newKDFGate(cfg.PassphraseConcurrency, cfg.PassphraseCPUShare, runtime.GOMAXPROCS(0), cfg.PassphraseQueueWait),
 			burnable:    burnable(sealer),
 		},
 		log:            cfg.Logger,
