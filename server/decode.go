@@ -55,31 +55,9 @@ var (
 // object, and with a kindInvalid error listing every field at fault.
 func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 	var req createRequest
-	dec := decoders.Get().(*pooledDecoder)
-	defer dec.release()
-	dec.reset(body)
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return req, errNotJSON
-	}
-	if tok.Kind() != '{' {
-		return req, errNotObject
-	}
-
-	var errs []fieldError
-	var more int // failures past maxFieldErrors
 	var seenContent, seenHours, seenSeconds, seenReceipt, seenPassphrase bool
 	var hours, seconds int
-	for dec.PeekKind() != '}' {
-		nameTok, err := dec.ReadToken()
-		if err != nil {
-			return req, errNotJSON
-		}
-		name := nameTok.String()
-		val, err := dec.ReadValue()
-		if err != nil {
-			return req, errNotJSON
-		}
+	errs, more, err := decodeObject(body, func(name string, val jsontext.Value) *fieldError {
 		var fe *fieldError
 		switch {
 		case name == "content" && !seenContent:
@@ -102,35 +80,23 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 		default:
 			fe = &fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"}
 		}
-		if fe != nil {
-			if len(errs) < maxFieldErrors {
-				errs = append(errs, *fe)
-			} else {
-				more++ // counted, not kept: a hostile body must not grow the answer
-			}
+		return fe
+	})
+	if err == nil {
+		if !seenContent {
+			errs = append(errs, fieldError{loc("content"), "Field required", "missing"})
 		}
+		if hours != 0 && seconds != 0 {
+			errs = append(errs, fieldError{loc("ttl_seconds"), "Give ttl_hours or ttl_seconds, not both", "mutually_exclusive"})
+		}
+		err = invalid(errs, more)
 	}
-	if _, err := dec.ReadToken(); err != nil { // the closing brace
-		return req, errNotJSON
-	}
-	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
-		return req, errNotJSON // trailing data after the object
-	}
-	if !seenContent {
-		errs = append(errs, fieldError{loc("content"), "Field required", "missing"})
-	}
-	if hours != 0 && seconds != 0 {
-		errs = append(errs, fieldError{loc("ttl_seconds"), "Give ttl_hours or ttl_seconds, not both", "mutually_exclusive"})
-	}
-	req.TTL = time.Duration(hours)*time.Hour + time.Duration(seconds)*time.Second
-	if more > 0 {
-		errs = append(errs, fieldError{[]string{"body"}, "and " + strconv.Itoa(more) + " more errors not listed", "too_many_errors"})
-	}
-	if len(errs) > 0 {
+	if err != nil {
 		clear(req.Content)
 		clear(req.Passphrase)
-		return createRequest{}, &apiError{kind: kindInvalid, fields: errs}
+		return createRequest{}, err
 	}
+	req.TTL = time.Duration(hours)*time.Hour + time.Duration(seconds)*time.Second
 	return req, nil
 }
 
@@ -141,28 +107,8 @@ func decodeReveal(body []byte) (passphrase []byte, err error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
-	dec := decoders.Get().(*pooledDecoder)
-	defer dec.release()
-	dec.reset(body)
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return nil, errNotJSON
-	}
-	if tok.Kind() != '{' {
-		return nil, errNotObject
-	}
-	var errs []fieldError
 	seen := false
-	for dec.PeekKind() != '}' {
-		nameTok, err := dec.ReadToken()
-		if err != nil {
-			break
-		}
-		name := nameTok.String()
-		val, err := dec.ReadValue()
-		if err != nil {
-			break
-		}
+	errs, more, err := decodeObject(body, func(name string, val jsontext.Value) *fieldError {
 		var fe *fieldError
 		switch {
 		case name == "passphrase" && !seen:
@@ -173,21 +119,70 @@ func decodeReveal(body []byte) (passphrase []byte, err error) {
 		default:
 			fe = &fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"}
 		}
-		if fe != nil && len(errs) < maxFieldErrors {
-			errs = append(errs, *fe)
-		}
+		return fe
+	})
+	if err == nil {
+		err = invalid(errs, more)
 	}
-	_, errClose := dec.ReadToken()
-	_, errEnd := dec.ReadToken()
-	switch {
-	case errClose != nil || !errors.Is(errEnd, io.EOF):
+	if err != nil {
 		clear(passphrase)
-		return nil, errNotJSON
-	case len(errs) > 0:
-		clear(passphrase)
-		return nil, &apiError{kind: kindInvalid, fields: errs}
+		return nil, err
 	}
 	return passphrase, nil
+}
+
+// decodeObject reads body as exactly one JSON object and hands each member
+// to member, which returns the member's fault or nil. It keeps the first
+// maxFieldErrors faults and counts the rest (a hostile body must not grow
+// the answer); a body that is not one JSON object is errNotJSON or
+// errNotObject.
+func decodeObject(body []byte, member func(name string, val jsontext.Value) *fieldError) (errs []fieldError, more int, err error) {
+	dec := decoders.Get().(*pooledDecoder)
+	defer dec.release()
+	dec.reset(body)
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, 0, errNotJSON
+	}
+	if tok.Kind() != '{' {
+		return nil, 0, errNotObject
+	}
+	for dec.PeekKind() != '}' {
+		nameTok, err := dec.ReadToken()
+		if err != nil {
+			return nil, 0, errNotJSON
+		}
+		name := nameTok.String() // before the next read voids the token
+		val, err := dec.ReadValue()
+		if err != nil {
+			return nil, 0, errNotJSON
+		}
+		switch fe := member(name, val); {
+		case fe == nil:
+		case len(errs) < maxFieldErrors:
+			errs = append(errs, *fe)
+		default:
+			more++
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing brace
+		return nil, 0, errNotJSON
+	}
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		return nil, 0, errNotJSON // trailing data after the object
+	}
+	return errs, more, nil
+}
+
+// invalid is the 422 for errs and more faults not listed, or nil for none.
+func invalid(errs []fieldError, more int) error {
+	if more > 0 {
+		errs = append(errs, fieldError{[]string{"body"}, "and " + strconv.Itoa(more) + " more errors not listed", "too_many_errors"})
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &apiError{kind: kindInvalid, fields: errs}
 }
 
 // Decoders are pooled: a fresh jsontext.Decoder allocates its buffers, and
