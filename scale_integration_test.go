@@ -66,7 +66,7 @@ func TestIntegrationCluster(t *testing.T) {
 	// above would no longer start from zero.
 	t.Run("receipts", func(t *testing.T) {
 		s := &faultSuite{}
-		_, c := startOn(t, s, cluster.URL(), "REDIS_MODE", "cluster", "REDIS_TIMEOUT", "2s", "RATE_LIMIT_PASSPHRASE_PER_MINUTE", "0")
+		_, c := startOn(t, s, cluster.URL(), "REDIS_MODE", "cluster", "REDIS_TIMEOUT", "2s", "RATE_LIMIT_PASSPHRASE_PER_MINUTE", "0", "PASSPHRASE_QUEUE_WAIT", "30s")
 		receiptsAcrossSlots(t, c, 20)
 		passphrasesAcrossSlots(t, c, 10)
 	})

@@ -45,6 +45,10 @@ func serveTCPOn(t *testing.T, cfg server.Config, be backend) string {
 	cfg.MaxContentBytes, cfg.DefaultTTLHours, cfg.MaxTTLHours = 65536, 24, 168
 	cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout = 5*time.Second, 5*time.Second, 5*time.Second
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	// The default Argon2id cost and CPU share, but a long wait for a slot:
+	// under the race detector a run takes ~4× longer, and its cool-down
+	// with it; the pages are tested here, the gate in TestPassphraseGate.
+	cfg.PassphraseQueueWait = 30 * time.Second
 	store, err := cache.Open(cache.Options{URL: be.url(), Timeout: 2 * time.Second, SkipPolicyCheck: true})
 	if err != nil {
 		t.Fatal(err)

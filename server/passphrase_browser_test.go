@@ -127,6 +127,18 @@ func TestIntegrationPassphrasesInBrowser(t *testing.T) {
 	b.Do("its receipt", chromedp.Navigate("about:blank"), chromedp.Navigate(receiptLink), chromedp.WaitVisible(chromedp.CSS("#receipt")))
 	waitText("the receipt of a guessed-out secret", "state", "Burned")
 
+	// A server older than the page (mid-upgrade) answers the passphrase
+	// route with the router's 404: the page must not call the secret gone.
+	share, _ = create("survives an old server", "pw")
+	b.Do("open the third link", chromedp.Navigate("about:blank"), chromedp.Navigate(share), chromedp.WaitVisible(chromedp.CSS("#reveal")),
+		chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#passphrase")))
+	eval(`window.fetch = async () => new Response('{"detail":"Not Found"}', {status: 404, headers: {"Content-Type": "application/json"}}), "patched"`)
+	guess("against an old server", "pw")
+	waitText("against an old server", "status", "cannot check passphrases right now")
+	if eval(`String(document.getElementById("unlock").hidden)`) != "false" || !stored(share) {
+		t.Error("an old server's 404 hid the passphrase form or lost the secret")
+	}
+
 	for _, p := range b.Problems() {
 		if !strings.Contains(p, "403") && !strings.Contains(p, "404") {
 			t.Errorf("browser reported: %s", p)

@@ -337,7 +337,7 @@ func TestPassphraseGate(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			r := a.guess(key, "wrong"+strconv.Itoa(i%2)) // never more than 4 counted: the secret survives
+			r := a.guess(key, "canary-guess-"+strconv.Itoa(i%2)) // never more than 4 counted: the secret survives
 			if r.Status == 503 && (r.Header.Get("Retry-After") == "" || r.JSON(t)["detail"] != "Too many passphrase checks at once, try again") {
 				t.Errorf("a busy gate: %s", r.Body)
 			}
@@ -355,6 +355,9 @@ func TestPassphraseGate(t *testing.T) {
 	}
 	wantAttempts(t, a.do("GET", "/api/v1/secrets/"+key, ""), "Passphrase required", 5-statuses[403])
 	metrics := string(a.do("GET", "/metrics", "").Body)
+	if strings.Contains(metrics, "canary-guess") || strings.Contains(metrics, key[:12]) {
+		t.Error("/metrics holds a passphrase or the key")
+	}
 	for _, want := range []string{
 		"readonce_passphrase_busy_total " + strconv.Itoa(statuses[503]),
 		"readonce_passphrase_wrong_total " + strconv.Itoa(statuses[403]),
@@ -405,7 +408,12 @@ func TestPassphraseBudget(t *testing.T) {
 // creates and opens; the seconds it takes are reported, not asserted (the
 // bench's passphrase profile measures it).
 func TestPassphraseDefaultCost(t *testing.T) {
-	a := startApp(t, miniBackend(t), withKDF(seal.DefaultKDF))
+	// The gate is TestPassphraseGate's: here every core and a long wait, so
+	// a slow machine (the race detector makes Argon2 ~4× slower) still
+	// gets through.
+	a := startApp(t, miniBackend(t), withKDF(seal.DefaultKDF), withConfig(func(c *server.Config) {
+		c.PassphraseCPUShare, c.PassphraseQueueWait = 1, 30*time.Second
+	}))
 	begin := time.Now()
 	key, _ := a.createProtected("at full cost", "a real passphrase")
 	wantAttempts(t, a.guess(key, "a wrong one"), "Wrong passphrase", 4)

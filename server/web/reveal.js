@@ -96,6 +96,12 @@
       document.getElementById("secret-title").focus();
       return;
     }
+    if (response.status === 404 && body.detail === "Not Found") {
+      // No such route: a server older than this page (say, mid-upgrade)
+      // has no passphrase reveal. Nothing was read or counted.
+      say("The server cannot check passphrases right now (it may be updating). Nothing was revealed; try again in a minute.", "error");
+      return;
+    }
     if (response.status === 404) {
       forgetKey(false);
       ready.hidden = true;
