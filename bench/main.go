@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string) error {
 	pids := fs.String("pids", "", "comma-separated PIDs of the targets, in order (the floor first when given), for peak RSS and CPU")
 	floor := fs.String("floor", "", "URL of bench/floor, the HTTP floor: run first in every alternation, answers never judged")
 	redisPID := fs.Int("redis-pid", 0, "PID of the Redis the targets use, for its CPU per request")
+	settle := fs.Duration("settle", 6*time.Second, "pause before each run after the first: a reveal's tombstone lives 2×REDIS_TIMEOUT+1 s (5 s by default), and a run that starts while the last one's expire loads Redis for it")
 	vusList := fs.String("vus", "", "comma-separated virtual-user counts: run each closed-loop profile at each (a concurrency sweep)")
 	out := fs.String("out", "", "write all results as JSON to this file")
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +93,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		for _, p := range sweep(base, *vusList) {
-			res, err := alternate(ctx, p, withFlood(p, targets), *rounds, *redisPID)
+			res, err := alternate(ctx, p, withFlood(p, targets), *rounds, *redisPID, *settle)
 			all = append(all, res...)
 			for _, r := range res {
 				violations += r.Violations
@@ -153,7 +154,7 @@ func withFlood(p *Profile, targets []namedTarget) []namedTarget {
 // alternate runs p against every target in turn, rounds times, and prints
 // the last target's ratios to each of the others: throughput, p50, p99,
 // and server+Redis CPU per request.
-func alternate(ctx context.Context, p *Profile, targets []namedTarget, rounds, redisPID int) ([]Result, error) {
+func alternate(ctx context.Context, p *Profile, targets []namedTarget, rounds, redisPID int, settle time.Duration) ([]Result, error) {
 	fmt.Printf("\n### %s (%s, %d users): %s\n", p.Name, p.Mode, p.VUs, p.Description)
 	subject := len(targets) - 1
 	type ratios struct{ rps, p50, p99, cpu []float64 }
@@ -161,7 +162,17 @@ func alternate(ctx context.Context, p *Profile, targets []namedTarget, rounds, r
 	var all []Result
 	for round := 1; round <= rounds; round++ {
 		var got []Result
-		for _, t := range targets {
+		for i, t := range targets {
+			if round > 1 || i > 0 {
+				// Each run pays for its own Redis work only: the tombstones
+				// of the run before (a quarter of a million at these rates)
+				// expire first, not on the next target's Redis CPU.
+				select {
+				case <-ctx.Done():
+					return all, ctx.Err()
+				case <-time.After(settle):
+				}
+			}
 			res, err := runOnce(ctx, p, t, redisPID)
 			if err != nil {
 				return all, err
