@@ -18,14 +18,16 @@
 // does not yield access keys, and a mangled access key hashes to a key that
 // does not exist instead of burning someone else's secret.
 //
-// # Envelope (versions 1 and 2)
+// # Envelope (versions 1, 2 and 4)
 //
 // What the store holds under the lookup key. All integers are big-endian.
-// Seal writes version 2; Open reads both. They share this layout and differ
-// only in how the data key is derived (below).
+// Seal writes version 4; Open reads all three. They share this layout and
+// differ in how the data key is derived (below) and in what the ciphertext
+// holds: the content itself (versions 1 and 2), or a body (version 4,
+// below) that frames it, carries a file's name and type, and pads it.
 //
 //	offset  size  field       (constant in seal.go)
-//	0       1     version     (offVersion), 0x02 (0x01 for older blobs)
+//	0       1     version     (offVersion), 0x04 (0x01, 0x02 for older blobs)
 //	1       4     key id      (offKeyID): the first 4 bytes of
 //	              HKDF-SHA256(SECRET_KEY, info "readonce/v1/key-id"); says
 //	              which SECRET_KEY peppered it
@@ -33,18 +35,19 @@
 //	13      8     expires_at  (offExpires), Unix microseconds, signed
 //	21      12    nonce       (offNonce), AES-GCM, random
 //	33      n+16  ciphertext  (offCiphertext), AES-256-GCM of the n-byte
-//	              content, with its tag
+//	              body (version 4) or content (1, 2), with its tag
 //
 // TestEnvelopeLayout holds these offsets against the constants.
 //
 // The pepper is HKDF-SHA256(secret = SECRET_KEY, info = "readonce/v1/pepper").
 // The data key is
 //
+//	version 4: HMAC-SHA256(key = pepper, "readonce/v4/data" ‖ access key bytes)
 //	version 2: HMAC-SHA256(key = pepper, "readonce/v2/data" ‖ access key bytes)
 //	version 1: HKDF-SHA256(secret = access key bytes, salt = pepper,
 //	           info = "readonce/v1/data")
 //
-// Version 2 is HKDF-Extract alone (RFC 5869 §3.3: the input, a 256-bit
+// Versions 2 and 4 are HKDF-Extract alone (RFC 5869 §3.3: the input, a 256-bit
 // random access key, is already uniform, and one 32-byte output needs no
 // Expand): one HMAC, whose pepper-keyed state is reused from a pool, instead
 // of two built anew — a quarter of the sealing cost and no allocation. A
@@ -60,6 +63,23 @@
 // authentication — is the one opaque [ErrOpen]. Lengths are checked before any
 // cryptographic work. [Sealer.Openable] lists the version and key id prefixes
 // a Sealer opens, so a store can refuse to claim any other blob.
+//
+// # Body (inside versions 3 and 4)
+//
+// A kind byte, then by kind:
+//
+//	text (0x01):  n (4 bytes) ‖ content (n bytes)
+//	file (0x02):  name length (1) ‖ name (0–255 bytes, UTF-8, empty for
+//	              none) ‖ type length (1) ‖ media type (0–255 bytes) ‖
+//	              n (4) ‖ content (n)
+//
+// then zero bytes up to the body's size bucket: 256 bytes at least, then
+// Padmé (at most 12% more). A dump shows the bucket, never the exact length
+// of a password or a file, nor a file's name or type: they are inside the
+// ciphertext. Opening checks the framing exactly (kind, lengths in bounds,
+// padding zero and of the bucket's size); anything else is ErrOpen.
+// Seal costs no extra copy: the body is built in the envelope's buffer and
+// encrypted in place.
 //
 // # Envelope version 3: passphrase-protected
 //
@@ -84,14 +104,8 @@
 //	HMAC-SHA256(key = the outer data key,
 //	            "readonce/v3/passphrase" ‖ Argon2id(passphrase, salt, cost, 32 bytes) ‖ lock[0:26])
 //
-// with the same associated data as the outer layer. The body is
-//
-//	0       1     kind: 0x01 text
-//	1       4     n, the content's length
-//	5       n     content
-//	5+n     …     zero bytes up to the body's size bucket: 256 bytes at least,
-//	              then Padmé (at most 12% more), so a dump does not show a
-//	              short secret's length
+// with the same associated data as the outer layer; it encrypts a body
+// (above): text or file.
 //
 // What each layer is for: the outer one is opened with SECRET_KEY and the
 // access key alone, so a wrong SECRET_KEY or a corrupt blob fails there,
@@ -112,6 +126,7 @@
 // with a cost outside t 1–16, lanes 1–16, memory 8×lanes KiB–1 GiB, or
 // another kdf byte, is ErrOpen unstretched.
 //
-// Golden envelopes of every version are in testdata/ (v1.json, v2.json, and
-// their -negative files); only the current version's are ever regenerated.
+// Golden envelopes of every version are in testdata/ (v1.json … v4.json, and
+// their -negative files); v1 and v2 are frozen, only the versions Seal and
+// SealWithPassphrase write (4 and 3) are ever regenerated.
 package seal

@@ -13,17 +13,17 @@ import (
 // exact envelope must be ErrOpen. The corpus starts from every golden
 // envelope, positive and negative, so mutations begin next to real ones.
 func FuzzOpen(f *testing.F) {
-	vectors := loadJSON[golden](f, filepath.Join("testdata", "v2.json"))
+	vectors := loadJSON[golden](f, filepath.Join("testdata", "v4.json"))
 	g := vectors[0]
 	s := newSealer(f, []byte(g.ServerKey))
 	real, _ := base64.StdEncoding.DecodeString(g.Envelope)
-	for _, file := range []string{"v1.json", "v2.json", "v3.json"} {
+	for _, file := range []string{"v1.json", "v2.json", "v3.json", "v4.json"} {
 		for _, v := range loadJSON[golden](f, filepath.Join("testdata", file)) {
 			b, _ := base64.StdEncoding.DecodeString(v.Envelope)
 			f.Add(b)
 		}
 	}
-	for _, file := range []string{"v1-negative.json", "v2-negative.json", "v3-negative.json"} {
+	for _, file := range []string{"v1-negative.json", "v2-negative.json", "v3-negative.json", "v4-negative.json"} {
 		for _, v := range loadJSON[negative](f, filepath.Join("testdata", file)) {
 			b, _ := base64.StdEncoding.DecodeString(v.Envelope)
 			f.Add(b)
@@ -31,6 +31,7 @@ func FuzzOpen(f *testing.F) {
 	}
 	f.Add([]byte{version1})
 	f.Add([]byte{version2})
+	f.Add([]byte{version4})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		content, _, _, err := s.Open(g.AccessKey, g.LookupKey, b)

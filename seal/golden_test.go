@@ -46,7 +46,7 @@ type negative struct {
 // unknown version, unknown key id) fail as one opaque error, and an
 // envelope of a rotated-out key opens through the previous keys alone.
 func TestGoldenNegative(t *testing.T) {
-	for _, v := range []string{"v1", "v2", "v3"} {
+	for _, v := range []string{"v1", "v2", "v3", "v4"} {
 		path := filepath.Join("testdata", v+"-negative.json")
 		if *update {
 			writeNegative(t, v)

@@ -37,12 +37,6 @@ const (
 	offLockNonce  = offLockSalt + saltSize
 	offLockSealed = offLockNonce + nonceSize // the inner ciphertext
 	lockOverhead  = offLockSealed + tagSize
-
-	// The body (the inner plaintext): kind, length, content, zero padding.
-	kindText      = 0x01
-	offBodyLength = 1
-	offBodyData   = 5
-	minBodySize   = 256 // every short secret looks alike
 )
 
 // KDF is the Argon2id cost of stretching a passphrase. Each envelope
@@ -116,14 +110,22 @@ func Protected(blob []byte) bool { return len(blob) > 0 && blob[offVersion] == v
 // access key and passphrase together: a store dump, SECRET_KEY and the URL
 // still open nothing without it. passphrase is not retained or cleared.
 func (s *Sealer) SealWithPassphrase(accessKey, lookupKey string, content, passphrase []byte, created, expires time.Time) ([]byte, error) {
+	if len(passphrase) == 0 {
+		return nil, errors.New("seal: empty passphrase")
+	}
+	return s.SealSecret(accessKey, lookupKey, Secret{Content: content}, passphrase, created, expires)
+}
+
+// sealProtected writes a version 3 envelope of sec.
+func (s *Sealer) sealProtected(accessKey, lookupKey string, sec Secret, passphrase []byte, created, expires time.Time) ([]byte, error) {
 	k, ok := decodeAccessKey(accessKey)
 	if !ok {
 		return nil, errors.New("seal: malformed access key")
 	}
-	if len(passphrase) == 0 {
-		return nil, errors.New("seal: empty passphrase")
+	bodyLen, err := bodyLen(sec)
+	if err != nil {
+		return nil, err
 	}
-	bodyLen := paddedLen(offBodyData + len(content))
 	lockLen := offLockSealed + bodyLen + tagSize
 	blob := make([]byte, offCiphertext, offCiphertext+lockLen+tagSize)
 	blob[offVersion] = version3
@@ -143,9 +145,7 @@ func (s *Sealer) SealWithPassphrase(accessKey, lookupKey string, content, passph
 		return nil, fmt.Errorf("seal: salt: %w", err)
 	}
 	body := make([]byte, bodyLen)
-	body[0] = kindText
-	binary.BigEndian.PutUint32(body[offBodyLength:], uint32(len(content)))
-	copy(body[offBodyData:], content)
+	putBody(body, sec)
 	defer clear(body)
 
 	outerKey := s.current.dataKeyV3(k)
@@ -170,17 +170,21 @@ func (s *Sealer) SealWithPassphrase(accessKey, lookupKey string, content, passph
 // [ErrWrongPassphrase]; every other failure is [ErrOpen] and costs no
 // Argon2 work.
 func (s *Sealer) OpenWithPassphrase(accessKey, lookupKey string, blob, passphrase []byte) (content []byte, created, expires time.Time, err error) {
-	if !Protected(blob) {
-		return s.Open(accessKey, lookupKey, blob)
-	}
+	sec, created, expires, err := s.OpenSecret(accessKey, lookupKey, blob, passphrase)
+	return sec.Content, created, expires, err
+}
+
+// openProtected opens a version 3 envelope; without a passphrase it checks
+// the outer layer and returns ErrPassphraseRequired with the times.
+func (s *Sealer) openProtected(accessKey, lookupKey string, blob, passphrase []byte) (sec Secret, created, expires time.Time, err error) {
 	lock, outerKey, err := s.openLock(accessKey, lookupKey, blob)
 	if err != nil {
-		return nil, created, expires, err
+		return sec, created, expires, err
 	}
 	defer clear(outerKey[:])
 	created, expires = times(blob)
 	if len(passphrase) == 0 {
-		return nil, created, expires, ErrPassphraseRequired
+		return sec, created, expires, ErrPassphraseRequired
 	}
 	kdf := KDF{
 		Time:      binary.BigEndian.Uint32(lock[offLockTime:]),
@@ -189,19 +193,19 @@ func (s *Sealer) OpenWithPassphrase(accessKey, lookupKey string, blob, passphras
 	}
 	inner, err := passphraseAEAD(outerKey, passphrase, lock[:offLockNonce], kdf)
 	if err != nil {
-		return nil, created, expires, ErrOpen
+		return sec, created, expires, ErrOpen
 	}
 	ad := associatedData(make([]byte, 0, headerSize+len(lookupKey)), blob, lookupKey)
 	body, err := inner.Open(nil, lock[offLockNonce:offLockSealed], lock[offLockSealed:], ad)
 	if err != nil {
-		return nil, created, expires, ErrWrongPassphrase
+		return sec, created, expires, ErrWrongPassphrase
 	}
-	content, ok := bodyContent(body)
+	sec, ok := parseBody(body)
 	if !ok {
 		clear(body)
-		return nil, time.Time{}, time.Time{}, ErrOpen
+		return Secret{}, time.Time{}, time.Time{}, ErrOpen
 	}
-	return content, created, expires, nil
+	return sec, created, expires, nil
 }
 
 // openLock authenticates a version 3 envelope's outer layer and returns its
@@ -275,44 +279,4 @@ func newGCM(key [32]byte) (cipher.AEAD, error) {
 		return nil, fmt.Errorf("seal: cipher: %w", err)
 	}
 	return cipher.NewGCM(block)
-}
-
-// bodyContent checks a body's framing (kind, length, zero padding of the
-// right size) and returns its content, a slice of it.
-func bodyContent(body []byte) ([]byte, bool) {
-	if len(body) < offBodyData || body[0] != kindText {
-		return nil, false
-	}
-	n := int(binary.BigEndian.Uint32(body[offBodyLength:]))
-	if n > len(body)-offBodyData || paddedLen(offBodyData+n) != len(body) {
-		return nil, false
-	}
-	for _, b := range body[offBodyData+n:] {
-		if b != 0 {
-			return nil, false
-		}
-	}
-	return body[offBodyData : offBodyData+n], true
-}
-
-// paddedLen is the size bucket of an n-byte body: 256 bytes at least, then
-// Padmé (Nikitin et al., "Reducing Metadata Leakage from Encrypted Files
-// and Communication with PURBs", PETS 2019): at most 12% larger, and a
-// length leaks O(log log n) bits instead of O(log n).
-func paddedLen(n int) int {
-	if n <= minBodySize {
-		return minBodySize
-	}
-	e := bitLen(n) - 1   // floor(log2 n)
-	s := bitLen(e)       // floor(log2 e) + 1
-	mask := 1<<(e-s) - 1 // the low bits Padmé zeroes
-	return (n + mask) &^ mask
-}
-
-func bitLen(n int) int {
-	l := 0
-	for ; n > 0; n >>= 1 {
-		l++
-	}
-	return l
 }

@@ -217,6 +217,21 @@ func writeGoldenV3(t *testing.T, path string) {
 		vectors = append(vectors, golden{Comment: v.comment, ServerKey: string(testServerKey), AccessKey: ak, LookupKey: lk,
 			Content: v.content, Passphrase: v.passphrase, CreatedAt: created, ExpiresAt: expires, Envelope: base64.StdEncoding.EncodeToString(blob)})
 	}
+	// A file behind a passphrase: the inner body is a file body.
+	s, err := newSealer(t, testServerKey).WithKDF(cheapKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := Secret{Content: []byte("client\ndev tun\nremote vpn.example 1194\n"), File: true, Filename: "office.ovpn", MediaType: "application/x-openvpn-profile"}
+	ak, _ := s.NewAccessKey()
+	lk, _ := s.LookupKey(ak)
+	blob, err := s.SealSecret(ak, lk, file, []byte("by phone"), created, expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vectors = append(vectors, golden{Comment: "file, cheap cost", ServerKey: string(testServerKey), AccessKey: ak, LookupKey: lk,
+		Content: base64.StdEncoding.EncodeToString(file.Content), Passphrase: "by phone", File: true, Filename: file.Filename,
+		MediaType: file.MediaType, CreatedAt: created, ExpiresAt: expires, Envelope: base64.StdEncoding.EncodeToString(blob)})
 	data, err := json.MarshalIndent(vectors, "", "  ")
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ const (
 	labelLookup  = "readonce/v1/lookup"
 	labelData    = "readonce/v1/data"
 	labelDataV2  = "readonce/v2/data"
+	labelDataV4  = "readonce/v4/data"
 	labelPepper  = "readonce/v1/pepper"
 	labelKeyID   = "readonce/v1/key-id"
 	labelReceipt = "readonce/v1/receipt"
@@ -37,7 +38,8 @@ const (
 	accessKeyLen = 43
 
 	version1  = 0x01
-	version2  = 0x02 // what Seal writes; see doc.go for how it differs
+	version2  = 0x02 // the v1 layout under an HMAC data key; no longer written
+	version4  = 0x04 // what Seal writes: v2's layout holding a padded body (body.go)
 	keyIDSize = 4
 	nonceSize = 12
 	tagSize   = 16
@@ -65,7 +67,7 @@ var b64 = base64.RawURLEncoding.Strict()
 type Sealer struct {
 	current   serverKey
 	byID      map[[keyIDSize]byte]serverKey
-	openable  []string // v2 and v1 prefixes: open with the access key alone
+	openable  []string // v4, v2 and v1 prefixes: open with the access key alone
 	protected []string // v3 prefixes: open with a passphrase too
 	kdf       KDF      // what SealWithPassphrase stretches with
 }
@@ -77,10 +79,10 @@ type serverKey struct {
 }
 
 // dataMAC is HMAC-SHA256 keyed by one pepper, with room for its input and
-// output, so deriving a v2 data key allocates nothing.
+// output, so deriving a v2 or v4 data key allocates nothing.
 type dataMAC struct {
 	h   hash.Hash
-	in  [len(labelDataV2) + accessKeyBytes]byte
+	in  [len(labelDataV2) + accessKeyBytes]byte // the labels are all as long
 	sum [sha256.Size]byte
 }
 
@@ -103,7 +105,7 @@ func New(current []byte, previous ...[]byte) (*Sealer, error) {
 			return nil, fmt.Errorf("seal: server key %d repeats an earlier one", i)
 		}
 		s.byID[sk.id] = sk
-		for _, v := range []byte{version2, version1} {
+		for _, v := range []byte{version4, version2, version1} {
 			s.openable = append(s.openable, string(append([]byte{v}, sk.id[:]...)))
 		}
 		s.protected = append(s.protected, string(append([]byte{version3}, sk.id[:]...)))
@@ -126,11 +128,7 @@ func deriveServerKey(secret []byte) (serverKey, error) {
 		return sk, fmt.Errorf("seal: derive pepper: %w", err)
 	}
 	pepper := sk.pepper
-	sk.macs = &sync.Pool{New: func() any {
-		m := &dataMAC{h: hmac.New(sha256.New, pepper)}
-		copy(m.in[:], labelDataV2)
-		return m
-	}}
+	sk.macs = &sync.Pool{New: func() any { return &dataMAC{h: hmac.New(sha256.New, pepper)} }}
 	return sk, nil
 }
 
@@ -203,15 +201,30 @@ func decodeAccessKey(s string) (k [accessKeyBytes]byte, ok bool) {
 	return k, err == nil && n == accessKeyBytes
 }
 
-// Seal encrypts content for the holder of accessKey, bound to lookupKey and
-// to both times.
+// Seal encrypts content (text) for the holder of accessKey, bound to
+// lookupKey and to both times: [Sealer.SealSecret] without a passphrase.
 func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expires time.Time) ([]byte, error) {
+	return s.SealSecret(accessKey, lookupKey, Secret{Content: content}, nil, created, expires)
+}
+
+// SealSecret seals sec for the holder of accessKey, bound to lookupKey and
+// to both times: an envelope of version 4, or of version 3 when passphrase
+// is not empty (it then opens only with the passphrase too). Nothing of sec
+// or passphrase is retained or cleared.
+func (s *Sealer) SealSecret(accessKey, lookupKey string, sec Secret, passphrase []byte, created, expires time.Time) ([]byte, error) {
+	if len(passphrase) > 0 {
+		return s.sealProtected(accessKey, lookupKey, sec, passphrase, created, expires)
+	}
 	k, ok := decodeAccessKey(accessKey)
 	if !ok {
 		return nil, errors.New("seal: malformed access key")
 	}
-	blob := make([]byte, offCiphertext, overhead+len(content))
-	blob[offVersion] = version2
+	n, err := bodyLen(sec)
+	if err != nil {
+		return nil, err
+	}
+	blob := make([]byte, offCiphertext+n, offCiphertext+n+tagSize)
+	blob[offVersion] = version4
 	copy(blob[offKeyID:], s.current.id[:])
 	binary.BigEndian.PutUint64(blob[offCreated:], uint64(created.UnixMicro()))
 	binary.BigEndian.PutUint64(blob[offExpires:], uint64(expires.UnixMicro()))
@@ -219,54 +232,71 @@ func (s *Sealer) Seal(accessKey, lookupKey string, content []byte, created, expi
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal: nonce: %w", err)
 	}
-	aead, err := s.current.dataAEAD(version2, k)
+	putBody(blob[offCiphertext:], sec)
+	aead, err := s.current.dataAEAD(version4, k)
 	if err != nil {
+		clear(blob[offCiphertext:])
 		return nil, err
 	}
 	ad := adBuffers.Get().(*adBuffer)
 	defer adBuffers.Put(ad)
-	return aead.Seal(blob, nonce, content, associatedData(ad[:], blob, lookupKey)), nil
+	// In place: the body is overwritten by its ciphertext, no second copy.
+	return aead.Seal(blob[:offCiphertext], nonce, blob[offCiphertext:], associatedData(ad[:], blob, lookupKey)), nil
 }
 
-// Open authenticates and decrypts an envelope. Any failure is [ErrOpen],
-// but for a sound passphrase-protected envelope: [ErrPassphraseRequired],
-// with its times. Open does not judge expiry: the caller compares expires
-// with its clock.
+// Open authenticates and decrypts an envelope and returns its content (of
+// a file too). Any failure is [ErrOpen], but for a sound passphrase-
+// protected envelope: [ErrPassphraseRequired], with its times. Open does
+// not judge expiry: the caller compares expires with its clock.
 func (s *Sealer) Open(accessKey, lookupKey string, blob []byte) (content []byte, created, expires time.Time, err error) {
+	sec, created, expires, err := s.OpenSecret(accessKey, lookupKey, blob, nil)
+	return sec.Content, created, expires, err
+}
+
+// OpenSecret opens any envelope this Sealer made or can open: a protected
+// one (version 3) with passphrase, every other without it. Failures are
+// those of [Sealer.Open] and [Sealer.OpenWithPassphrase].
+func (s *Sealer) OpenSecret(accessKey, lookupKey string, blob, passphrase []byte) (sec Secret, created, expires time.Time, err error) {
 	if Protected(blob) {
-		lock, outerKey, err := s.openLock(accessKey, lookupKey, blob)
-		clear(outerKey[:])
-		clear(lock)
-		if err != nil {
-			return nil, created, expires, err
-		}
-		created, expires = times(blob)
-		return nil, created, expires, ErrPassphraseRequired
+		return s.openProtected(accessKey, lookupKey, blob, passphrase)
 	}
-	if len(blob) < overhead || (blob[offVersion] != version1 && blob[offVersion] != version2) {
-		return nil, created, expires, ErrOpen
+	if len(blob) < overhead {
+		return sec, created, expires, ErrOpen
+	}
+	version := blob[offVersion]
+	if version != version1 && version != version2 && version != version4 {
+		return sec, created, expires, ErrOpen
 	}
 	k, ok := decodeAccessKey(accessKey)
 	if !ok {
-		return nil, created, expires, ErrOpen
+		return sec, created, expires, ErrOpen
 	}
 	sk, ok := s.byID[[keyIDSize]byte(blob[offKeyID:offCreated])]
 	if !ok {
-		return nil, created, expires, ErrOpen
+		return sec, created, expires, ErrOpen
 	}
-	aead, err := sk.dataAEAD(blob[offVersion], k)
+	aead, err := sk.dataAEAD(version, k)
 	if err != nil {
-		return nil, created, expires, ErrOpen
+		return sec, created, expires, ErrOpen
 	}
 	nonce := blob[offNonce:offCiphertext]
 	ad := adBuffers.Get().(*adBuffer)
 	defer adBuffers.Put(ad)
-	content, err = aead.Open(nil, nonce, blob[offCiphertext:], associatedData(ad[:], blob, lookupKey))
+	plain, err := aead.Open(nil, nonce, blob[offCiphertext:], associatedData(ad[:], blob, lookupKey))
 	if err != nil {
-		return nil, created, expires, ErrOpen
+		return sec, created, expires, ErrOpen
+	}
+	if version == version4 {
+		var ok bool
+		if sec, ok = parseBody(plain); !ok { // authentic, yet not a body: not ours
+			clear(plain)
+			return Secret{}, created, expires, ErrOpen
+		}
+	} else {
+		sec.Content = plain // versions 1 and 2 hold the text itself
 	}
 	created, expires = times(blob)
-	return content, created, expires, nil
+	return sec, created, expires, nil
 }
 
 func times(blob []byte) (created, expires time.Time) {
@@ -297,8 +327,10 @@ func (sk serverKey) dataAEAD(version byte, accessKey [accessKeyBytes]byte) (ciph
 			return nil, err
 		}
 		key = k
+	case version2:
+		key = sk.dataKeyHMAC(labelDataV2, accessKey)
 	default:
-		key = sk.dataKeyV2(accessKey)
+		key = sk.dataKeyHMAC(labelDataV4, accessKey)
 	}
 	defer clear(key[:])
 	block, err := aes.NewCipher(key[:])
@@ -319,11 +351,13 @@ func dataKeyV1(accessKey [accessKeyBytes]byte, pepper []byte) ([32]byte, error) 
 	return [32]byte(k), nil
 }
 
-// dataKeyV2 is HMAC-SHA256(pepper, "readonce/v2/data" ‖ access key): one
-// HMAC from a pool instead of HKDF's two, built anew each time.
-func (sk serverKey) dataKeyV2(accessKey [accessKeyBytes]byte) [32]byte {
+// dataKeyHMAC is HMAC-SHA256(pepper, label ‖ access key), the data key of
+// versions 2 ("readonce/v2/data") and 4 ("readonce/v4/data"): one HMAC from
+// a pool instead of HKDF's two, built anew each time.
+func (sk serverKey) dataKeyHMAC(label string, accessKey [accessKeyBytes]byte) [32]byte {
 	m := sk.macs.Get().(*dataMAC)
 	defer sk.macs.Put(m)
+	copy(m.in[:], label)
 	copy(m.in[len(labelDataV2):], accessKey[:])
 	m.h.Reset()
 	m.h.Write(m.in[:])

@@ -54,7 +54,7 @@ func TestRoundTrip(t *testing.T) {
 	s := newSealer(t, testServerKey)
 	for _, content := range []string{"x", "hunter2", strings.Repeat("é", 40000)} {
 		ak, lk, blob := sealOne(t, s, content)
-		if got, want := len(blob), len(content)+overhead; got != want {
+		if got, want := len(blob), overhead+paddedLen(offBodyData+len(content)); got != want {
 			t.Errorf("envelope length: got %d, want %d", got, want)
 		}
 		got, c, e, err := s.Open(ak, lk, blob)
@@ -224,20 +224,24 @@ type golden struct {
 	LookupKey string `json:"lookup_key"`
 	Content   string `json:"content"`
 	// Passphrase opens a version 3 envelope; empty for the others.
-	Passphrase string    `json:"passphrase,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	Envelope   string    `json:"envelope"`
+	Passphrase string `json:"passphrase,omitempty"`
+	// A file's fields (versions 3 and 4); Content is then base64 (std).
+	File      bool      `json:"file,omitempty"`
+	Filename  string    `json:"filename,omitempty"`
+	MediaType string    `json:"media_type,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Envelope  string    `json:"envelope"`
 }
 
 // TestGolden: every envelope version ever written keeps opening. Only the
 // current version's file is ever rewritten (-update); older ones are frozen.
 func TestGolden(t *testing.T) { // not parallel: -update writes v2.json before the negatives read it
-	if *update {
-		writeGolden(t, filepath.Join("testdata", "v2.json"))
+	if *update { // v1.json and v2.json are frozen: nothing writes them any more
 		writeGoldenV3(t, filepath.Join("testdata", "v3.json"))
+		writeGolden(t, filepath.Join("testdata", "v4.json"))
 	}
-	for version, file := range map[byte]string{version1: "v1.json", version2: "v2.json", version3: "v3.json"} {
+	for version, file := range map[byte]string{version1: "v1.json", version2: "v2.json", version3: "v3.json", version4: "v4.json"} {
 		for _, g := range loadJSON[golden](t, filepath.Join("testdata", file)) {
 			t.Run(file+"/"+g.Comment, func(t *testing.T) {
 				blob, err := base64.StdEncoding.DecodeString(g.Envelope)
@@ -250,28 +254,54 @@ func TestGolden(t *testing.T) { // not parallel: -update writes v2.json before t
 				if lk, ok := LookupKey(g.AccessKey); !ok || lk != g.LookupKey {
 					t.Errorf("lookup key: got %q, want %q", lk, g.LookupKey)
 				}
-				content, c, e, err := newSealer(t, []byte(g.ServerKey)).OpenWithPassphrase(g.AccessKey, g.LookupKey, blob, []byte(g.Passphrase))
+				sec, c, e, err := newSealer(t, []byte(g.ServerKey)).OpenSecret(g.AccessKey, g.LookupKey, blob, []byte(g.Passphrase))
 				if err != nil {
 					t.Fatalf("Open: %v", err)
 				}
-				if string(content) != g.Content || !c.Equal(g.CreatedAt) || !e.Equal(g.ExpiresAt) {
+				content := string(sec.Content)
+				if g.File {
+					content = base64.StdEncoding.EncodeToString(sec.Content)
+				}
+				if content != g.Content || !c.Equal(g.CreatedAt) || !e.Equal(g.ExpiresAt) {
 					t.Errorf("got (%q, %v, %v), want (%q, %v, %v)", content, c, e, g.Content, g.CreatedAt, g.ExpiresAt)
+				}
+				if sec.File != g.File || sec.Filename != g.Filename || sec.MediaType != g.MediaType {
+					t.Errorf("file fields (%v, %q, %q), want (%v, %q, %q)", sec.File, sec.Filename, sec.MediaType, g.File, g.Filename, g.MediaType)
 				}
 			})
 		}
 	}
 }
 
+// writeGolden writes testdata/v4.json, the current unprotected version:
+// texts and files.
 func writeGolden(t *testing.T, path string) {
 	s := newSealer(t, testServerKey)
 	var vectors []golden
-	for _, v := range []struct{ comment, content string }{
-		{"ascii", "hunter2"},
-		{"unicode and newlines", "pässwörd\nzweite Zeile ✓"},
+	for _, v := range []struct {
+		comment string
+		sec     Secret
+	}{
+		{"ascii", Secret{Content: []byte("hunter2")}},
+		{"unicode and newlines", Secret{Content: []byte("pässwörd\nzweite Zeile ✓")}},
+		{"long text padded past 256 bytes", Secret{Content: []byte(strings.Repeat("0123456789", 40))}},
+		{"file with a name and a type", Secret{Content: []byte("apiVersion: v1\nkind: Config\n"), File: true, Filename: "kubeconfig.yaml", MediaType: "application/yaml"}},
+		{"binary file, unicode name, no type", Secret{Content: []byte{0, 1, 2, 0xff, 0xfe, 0x80}, File: true, Filename: "schlüssel ✓.bin"}},
+		{"file without a name", Secret{Content: []byte("KEY=value\n"), File: true, MediaType: "text/plain; charset=utf-8"}},
 	} {
-		ak, lk, blob := sealOne(t, s, v.content)
+		ak, _ := s.NewAccessKey()
+		lk, _ := s.LookupKey(ak)
+		blob, err := s.SealSecret(ak, lk, v.sec, nil, created, expires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := string(v.sec.Content)
+		if v.sec.File {
+			content = base64.StdEncoding.EncodeToString(v.sec.Content)
+		}
 		vectors = append(vectors, golden{Comment: v.comment, ServerKey: string(testServerKey), AccessKey: ak, LookupKey: lk,
-			Content: v.content, CreatedAt: created, ExpiresAt: expires, Envelope: base64.StdEncoding.EncodeToString(blob)})
+			Content: content, File: v.sec.File, Filename: v.sec.Filename, MediaType: v.sec.MediaType,
+			CreatedAt: created, ExpiresAt: expires, Envelope: base64.StdEncoding.EncodeToString(blob)})
 	}
 	data, err := json.MarshalIndent(vectors, "", "  ")
 	if err != nil {
@@ -311,7 +341,63 @@ func TestOpenableNamesWhatOpens(t *testing.T) {
 			t.Errorf("%s: blob begins with an openable prefix: %v, want %v", c.name, got, c.opened)
 		}
 	}
-	if n := len(rotated.Openable()); n != 4 {
-		t.Errorf("a sealer with one previous key has %d openable prefixes, want 4 (two keys, two versions)", n)
+	if n := len(rotated.Openable()); n != 6 {
+		t.Errorf("a sealer with one previous key has %d openable prefixes, want 6 (two keys, three versions)", n)
+	}
+}
+
+// Files keep their name and type through a seal, with or without a
+// passphrase; texts and files of one size class seal to one length.
+func TestFileRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := cheapSealer(t, testServerKey)
+	ak, lk := mustKey(t, s)
+	for _, pass := range []string{"", "pw"} {
+		for _, sec := range []Secret{
+			{Content: []byte{0, 0xff, 0x80, '\n'}, File: true, Filename: "id_ed25519", MediaType: "application/octet-stream"},
+			{Content: []byte("x"), File: true},
+			{Content: bytes.Repeat([]byte{7}, 100000), File: true, Filename: strings.Repeat("n", MaxFilenameBytes), MediaType: strings.Repeat("t", MaxMediaTypeBytes)},
+		} {
+			blob, err := s.SealSecret(ak, lk, sec, []byte(pass), created, expires)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, _, err := s.OpenSecret(ak, lk, blob, []byte(pass))
+			if err != nil || !bytes.Equal(got.Content, sec.Content) || !got.File || got.Filename != sec.Filename || got.MediaType != sec.MediaType {
+				t.Errorf("passphrase %q: got (%v, %q, %q, %d bytes, %v)", pass, got.File, got.Filename, got.MediaType, len(got.Content), err)
+			}
+		}
+	}
+	if _, err := s.SealSecret(ak, lk, Secret{Content: []byte("x"), File: true, Filename: strings.Repeat("n", MaxFilenameBytes+1)}, nil, created, expires); err == nil {
+		t.Error("sealed a 256-byte file name")
+	}
+	text, _ := s.Seal(ak, lk, []byte("1234"), created, expires)
+	file, _ := s.SealSecret(ak, lk, Secret{Content: []byte("a longer secret, still short"), File: true, Filename: "a.txt", MediaType: "text/plain"}, nil, created, expires)
+	if len(text) != len(file) || len(text) != overhead+minBodySize {
+		t.Errorf("a 4-byte text seals to %d bytes, a short file to %d: want both %d", len(text), len(file), overhead+minBodySize)
+	}
+}
+
+// A body is parsed exactly: a field running past the end, a wrong kind,
+// padding that is not zero or not the bucket's size are all refused.
+func TestParseBodyRejects(t *testing.T) {
+	t.Parallel()
+	good := make([]byte, minBodySize)
+	putBody(good, Secret{Content: []byte("c"), File: true, Filename: "f", MediaType: "t"})
+	if sec, ok := parseBody(good); !ok || string(sec.Content) != "c" || sec.Filename != "f" || sec.MediaType != "t" {
+		t.Fatalf("the good body: %+v %v", sec, ok)
+	}
+	for name, edit := range map[string]func(b []byte) []byte{
+		"unknown kind":          func(b []byte) []byte { b[0] = 3; return b },
+		"name past the end":     func(b []byte) []byte { b[1] = 255; return b[:200] },
+		"length past the end":   func(b []byte) []byte { b[8] = 0xff; return b },
+		"non-zero padding":      func(b []byte) []byte { b[len(b)-1] = 1; return b },
+		"shorter than a bucket": func(b []byte) []byte { return b[:len(b)-1] },
+		"longer than a bucket":  func(b []byte) []byte { return append(b, 0) },
+		"empty":                 func(b []byte) []byte { return nil },
+	} {
+		if _, ok := parseBody(edit(bytes.Clone(good))); ok {
+			t.Errorf("%s: parsed", name)
+		}
 	}
 }
