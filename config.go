@@ -64,6 +64,7 @@ type config struct {
 	SkipPolicyCheck bool `env:"REDIS_SKIP_POLICY_CHECK" envDefault:"false"`
 
 	MaxContentBytes int `env:"MAX_CONTENT_BYTES" envDefault:"65536"`
+	MaxFileBytes    int `env:"MAX_FILE_BYTES" envDefault:"1048576"`
 	DefaultTTLHours int `env:"DEFAULT_TTL_HOURS" envDefault:"24"`
 	MaxTTLHours     int `env:"MAX_TTL_HOURS" envDefault:"168"`
 	// How long a receipt outlives its secret's expiry.
@@ -318,6 +319,9 @@ func (c *config) validateAuthAndLimits(bad complaint) {
 func (c *config) validateSizes(bad complaint) {
 	if c.MaxContentBytes < 1 || c.MaxContentBytes > 16<<20 {
 		bad("MAX_CONTENT_BYTES", "must be 1..%d, got %d", 16<<20, c.MaxContentBytes)
+	}
+	if c.MaxFileBytes < 1 || c.MaxFileBytes > 16<<20 {
+		bad("MAX_FILE_BYTES", "must be 1..%d, got %d", 16<<20, c.MaxFileBytes)
 	}
 	if c.MaxTTLHours < 1 || c.MaxTTLHours > 24*365 {
 		bad("MAX_TTL_HOURS", "must be 1..%d, got %d", 24*365, c.MaxTTLHours)
@@ -597,6 +601,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int("previous_keys", len(c.SecretKeyPrevious)),
 		slog.Int("untrimmed_keys", len(c.rawKeys)),
 		slog.Int("max_content_bytes", c.MaxContentBytes),
+		slog.Int("max_file_bytes", c.MaxFileBytes),
 		slog.Int("default_ttl_hours", c.DefaultTTLHours),
 		slog.Int("max_ttl_hours", c.MaxTTLHours),
 		slog.Int("receipt_retention_hours", c.ReceiptRetentionHours),

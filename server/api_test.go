@@ -149,7 +149,7 @@ func testValidation(t *testing.T, a *app) {
 		{"string", `"x"`, "", 400, ""},
 		{"text/plain", `{"content":"x"}`, "text/plain", 415, ""},
 		{"form", `{"content":"x"}`, "application/x-www-form-urlencoded", 415, ""},
-		{"over the body limit", `{"content":"` + strings.Repeat("a", server.MaxBodyBytes(maxContent)+1) + `"}`, "", 413, ""},
+		{"over the body limit", `{"content":"` + strings.Repeat("a", server.MaxBodyBytes(maxContent, 1<<20)+1) + `"}`, "", 413, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,20 +2,30 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
+	"mime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/readonce/readonce/seal"
 )
 
 // createRequest is the decoded body of POST /api/v1/secrets/.
 type createRequest struct {
-	Content []byte
-	TTL     time.Duration // from ttl_hours or ttl_seconds; 0 when both are absent or null
-	Receipt bool          // "receipt": true
+	Content []byte // text ("content"), or a file's bytes ("content_base64")
+	// File: the content came as content_base64, with an optional name and
+	// a media type (application/octet-stream when none was given).
+	File      bool
+	Filename  string
+	MediaType string
+	TTL       time.Duration // from ttl_hours or ttl_seconds; 0 when both are absent or null
+	Receipt   bool          // "receipt": true
 	// Passphrase protects the secret when not empty; the caller clears it.
 	Passphrase []byte
 }
@@ -53,16 +63,31 @@ var (
 //
 // It fails with errNotJSON or errNotObject for a body that is not one JSON
 // object, and with a kindInvalid error listing every field at fault.
-func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
+func decodeCreate(body []byte, maxContent, maxFile, maxTTL int) (createRequest, error) {
 	var req createRequest
-	var seenContent, seenHours, seenSeconds, seenReceipt, seenPassphrase bool
+	var seenContent, seenFile, seenName, seenType, seenHours, seenSeconds, seenReceipt, seenPassphrase bool
 	var hours, seconds int
+	var tooLarge error
 	errs, more, err := decodeObject(body, func(name string, val jsontext.Value) *fieldError {
 		var fe *fieldError
 		switch {
 		case name == "content" && !seenContent:
 			seenContent = true
-			req.Content, fe = decodeText(val, name, maxContent)
+			if !seenFile {
+				req.Content, fe = decodeText(val, name, maxContent)
+			}
+		case name == "content_base64" && !seenFile:
+			seenFile = true
+			if !seenContent {
+				req.File = true
+				req.Content, fe, tooLarge = decodeBase64(val, name, maxFile)
+			}
+		case name == "filename" && !seenName:
+			seenName = true
+			req.Filename, fe = decodeFilename(val, name)
+		case name == "media_type" && !seenType:
+			seenType = true
+			req.MediaType, fe = decodeMediaType(val, name)
 		case name == "ttl_hours" && !seenHours:
 			seenHours = true
 			hours, fe = decodeInt(val, name, 1, maxTTL)
@@ -75,16 +100,28 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 		case name == "passphrase" && !seenPassphrase:
 			seenPassphrase = true
 			req.Passphrase, fe = decodeText(val, name, maxPassphraseBytes)
-		case name == "content" || name == "ttl_hours" || name == "ttl_seconds" || name == "receipt" || name == "passphrase":
+		case createFields[name]:
 			fe = &fieldError{loc(name), "Field given more than once", "duplicate_field"}
 		default:
 			fe = &fieldError{loc(printable(name)), "Extra inputs are not permitted", "extra_forbidden"}
 		}
 		return fe
 	})
+	if err == nil && tooLarge != nil && len(errs) == 0 && more == 0 {
+		err = tooLarge // the body is sound but for the file's decoded size: 413
+	}
 	if err == nil {
-		if !seenContent {
-			errs = append(errs, fieldError{loc("content"), "Field required", "missing"})
+		switch {
+		case seenContent && seenFile:
+			errs = append(errs, fieldError{loc("content_base64"), "Give content or content_base64, not both", "mutually_exclusive"})
+		case !seenContent && !seenFile:
+			errs = append(errs, fieldError{loc("content"), "Field required (or content_base64 for a file)", "missing"})
+		case !req.File && (seenName || seenType):
+			field := "filename"
+			if !seenName {
+				field = "media_type"
+			}
+			errs = append(errs, fieldError{loc(field), "Only with content_base64: a text secret has no file name or type", "file_field_without_file"})
 		}
 		if hours != 0 && seconds != 0 {
 			errs = append(errs, fieldError{loc("ttl_seconds"), "Give ttl_hours or ttl_seconds, not both", "mutually_exclusive"})
@@ -97,7 +134,16 @@ func decodeCreate(body []byte, maxContent, maxTTL int) (createRequest, error) {
 		return createRequest{}, err
 	}
 	req.TTL = time.Duration(hours)*time.Hour + time.Duration(seconds)*time.Second
+	if req.File && req.MediaType == "" {
+		req.MediaType = "application/octet-stream"
+	}
 	return req, nil
+}
+
+// createFields are the names a create body may hold (each once).
+var createFields = map[string]bool{
+	"content": true, "content_base64": true, "filename": true, "media_type": true,
+	"ttl_hours": true, "ttl_seconds": true, "receipt": true, "passphrase": true,
 }
 
 // decodeReveal parses the body of POST /api/v1/secrets/{key}/reveal: one
@@ -226,6 +272,91 @@ func decodeText(val jsontext.Value, field string, limit int) ([]byte, *fieldErro
 		return nil, &fieldError{loc(field), "String should have at most " + strconv.Itoa(limit) + " bytes", "string_too_long"}
 	}
 	return text, nil
+}
+
+// decodeBase64 reads a file's bytes: standard base64 (RFC 4648 §4, the
+// '+' and '/' alphabet) with its padding, strictly — no URL-safe alphabet,
+// no missing or extra padding, no whitespace or line breaks, no non-zero
+// trailing bits — of 1 to maxFile bytes once decoded. Too many bytes is not
+// a 422 but the 413 tooLarge, naming the field; nothing is decoded then.
+func decodeBase64(val jsontext.Value, field string, maxFile int) (data []byte, fe *fieldError, tooLarge error) {
+	if val.Kind() != '"' {
+		return nil, &fieldError{loc(field), "Input should be a valid string", "string_type"}, nil
+	}
+	text, err := jsontext.AppendUnquote(nil, val) // base64 has no escapes; a \u one is refused below
+	if err != nil {
+		return nil, &fieldError{loc(field), "Input should be standard base64 (RFC 4648, with padding)", "base64"}, nil
+	}
+	enc := base64.StdEncoding.Strict()
+	switch n := enc.DecodedLen(len(text)); {
+	case bytes.ContainsAny(text, "\r\n"): // Strict still skips line breaks; we do not
+		return nil, &fieldError{loc(field), "Input should be standard base64 (RFC 4648, with padding)", "base64"}, nil
+	case len(text) == 0:
+		return nil, &fieldError{loc(field), "A file of at least 1 byte", "string_too_short"}, nil
+	case n-2 > maxFile: // DecodedLen counts padding as bytes: at most 2 too many
+		return nil, nil, &apiError{kind: kindTooLarge, detail: field + " decodes to more than MAX_FILE_BYTES (" + strconv.Itoa(maxFile) + " bytes)"}
+	}
+	data = make([]byte, enc.DecodedLen(len(text)))
+	n, err := enc.Decode(data, text)
+	switch {
+	case err != nil:
+		clear(data)
+		return nil, &fieldError{loc(field), "Input should be standard base64 (RFC 4648, with padding)", "base64"}, nil
+	case n > maxFile:
+		clear(data)
+		return nil, nil, &apiError{kind: kindTooLarge, detail: field + " decodes to more than MAX_FILE_BYTES (" + strconv.Itoa(maxFile) + " bytes)"}
+	}
+	return data[:n], nil, nil
+}
+
+// decodeFilename reads a file name that is safe to hand back in a header
+// and a page: 1–255 bytes of UTF-8, not "." or "..", and none of '/', '\',
+// control characters (C0, DEL, C1) or bidirectional overrides and isolates
+// (U+202A–U+202E, U+2066–U+2069), which can make "evil.exe" read as
+// "exe.live". Refused, never cleaned: a name quietly changed is a surprise.
+func decodeFilename(val jsontext.Value, field string) (string, *fieldError) {
+	raw, fe := decodeText(val, field, seal.MaxFilenameBytes)
+	if fe != nil {
+		return "", fe
+	}
+	name := string(raw)
+	if name == "." || name == ".." {
+		return "", &fieldError{loc(field), "A file name, not a directory reference", "filename"}
+	}
+	for _, r := range name {
+		switch {
+		case r == '/' || r == '\\':
+			return "", &fieldError{loc(field), "A file name without '/' or '\\'", "filename"}
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return "", &fieldError{loc(field), "A file name without control characters", "filename"}
+		case (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			return "", &fieldError{loc(field), "A file name without bidirectional override characters", "filename"}
+		}
+	}
+	return name, nil
+}
+
+// decodeMediaType reads a MIME type (RFC 2045 syntax, mime.ParseMediaType)
+// and returns it in canonical form (lower-case type, parameters sorted), at
+// most 255 bytes. It is sealed and given back in JSON, never as a
+// Content-Type: a download is always application/octet-stream.
+func decodeMediaType(val jsontext.Value, field string) (string, *fieldError) {
+	raw, fe := decodeText(val, field, 1024)
+	if fe != nil {
+		return "", fe
+	}
+	mt, params, err := mime.ParseMediaType(string(raw))
+	canonical := ""
+	if err == nil && strings.Count(mt, "/") == 1 {
+		canonical = mime.FormatMediaType(mt, params)
+	}
+	switch {
+	case canonical == "":
+		return "", &fieldError{loc(field), "Input should be a media type such as application/yaml", "media_type"}
+	case len(canonical) > seal.MaxMediaTypeBytes:
+		return "", &fieldError{loc(field), "A media type of at most " + strconv.Itoa(seal.MaxMediaTypeBytes) + " bytes", "string_too_long"}
+	}
+	return canonical, nil
 }
 
 // decodeBool reads true or false; null, strings and numbers are refused

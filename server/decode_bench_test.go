@@ -10,7 +10,7 @@ func BenchmarkDecodeCreate(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		if _, err := decodeCreate(body, 65536, 168); err != nil {
+		if _, err := decodeCreate(body, 65536, 1<<20, 168); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -23,7 +23,7 @@ func FuzzDecodeCreate(f *testing.F) {
 	}
 	const maxContent, maxTTL = 64, 168
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeCreate(body, maxContent, maxTTL)
+		req, err := decodeCreate(body, maxContent, 1<<20, maxTTL)
 		if err != nil {
 			return
 		}
@@ -39,11 +39,19 @@ func FuzzDecodeCreate(f *testing.F) {
 			TTLSeconds *int   `json:"ttl_seconds"`
 			Receipt    bool   `json:"receipt"`
 			Passphrase string `json:"passphrase"`
+			// Files: content_base64 decoded by encoding/json into []byte
+			// (standard, padded base64 — as strict as ours? checked below).
+			ContentBase64 []byte  `json:"content_base64"`
+			Filename      *string `json:"filename"`
+			MediaType     *string `json:"media_type"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&std); err != nil {
 			t.Fatalf("accepted a body encoding/json rejects: %v", err)
+		}
+		if req.File {
+			std.Content = string(std.ContentBase64)
 		}
 		if std.Content != string(req.Content) || std.Passphrase != string(req.Passphrase) || std.Receipt != req.Receipt {
 			t.Fatalf("content, passphrase or receipt differs from encoding/json: %q %q %v vs %q %q %v",

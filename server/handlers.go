@@ -3,12 +3,17 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"fmt"
+	"mime"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/readonce/readonce/internal/receipt"
+	"github.com/readonce/readonce/seal"
 )
 
 // One handler per route: decode, call, write — or return the error, which
@@ -38,7 +43,7 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 	if ct := ctx.Request.Header.ContentType(); len(ct) > 0 && !isJSON(ct) {
 		return errUnsupportedType
 	}
-	req, err := decodeCreate(ctx.PostBody(), s.cfg.MaxContentBytes, s.cfg.MaxTTLHours)
+	req, err := decodeCreate(ctx.PostBody(), s.cfg.MaxContentBytes, s.cfg.MaxFileBytes, s.cfg.MaxTTLHours)
 	clear(ctx.PostBody()) // decoded: the request's copy of content and passphrase goes
 	if err != nil {
 		return err
@@ -53,7 +58,8 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 	}
 	// Not the request's context: it is cancelled at shutdown, and a drain
 	// should let this write finish. The store bounds the call itself.
-	c, err := s.secrets.create(context.Background(), req.Content, req.Passphrase, req.TTL, req.Receipt)
+	sec := seal.Secret{Content: req.Content, File: req.File, Filename: req.Filename, MediaType: req.MediaType}
+	c, err := s.secrets.create(context.Background(), sec, req.Passphrase, req.TTL, req.Receipt)
 	if err != nil {
 		return err
 	}
@@ -129,18 +135,111 @@ func (s *Server) revealWithPassphrase(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// writeRevealed answers a reveal: 200 {content, created_at}, and clears
-// the content once written.
+// writeRevealed answers a reveal, and clears the content once written
+// (the response holds its one copy):
+//   - with Accept: application/octet-stream, the raw bytes as a download,
+//     never anything a browser would render (see writeDownload);
+//   - a file: 200 {content_base64, filename, media_type, created_at};
+//   - a text: 200 {content, created_at}.
 func (s *Server) writeRevealed(ctx *fasthttp.RequestCtx, secret revealed) {
 	s.metrics.revealed.Inc()
-	b := append(bodyBuffer(ctx), `{"content":`...) // the plaintext's one copy
-
-	b = appendQuote(b, secret.content) // no string copy of the plaintext
-	clear(secret.content)
-	b = append(b, `,"created_at":"`...)
+	defer clear(secret.Content)
+	if wantsOctetStream(ctx.Request.Header.Peek("Accept")) {
+		writeDownload(ctx, secret.Secret)
+		return
+	}
+	b := bodyBuffer(ctx)
+	if secret.File {
+		b = append(b, `{"content_base64":"`...)
+		b = base64.StdEncoding.AppendEncode(b, secret.Content)
+		b = append(b, `","filename":`...)
+		if secret.Filename == "" {
+			b = append(b, "null"...)
+		} else {
+			b = appendQuote(b, secret.Filename)
+		}
+		b = appendQuote(append(b, `,"media_type":`...), secret.MediaType)
+		b = append(b, `,"created_at":"`...)
+	} else {
+		b = append(b, `{"content":`...)
+		b = appendQuote(b, secret.Content) // no string copy of the plaintext
+		b = append(b, `,"created_at":"`...)
+	}
 	b = secret.created.AppendFormat(b, timeLayout)
 	ctx.Response.SwapBody(append(b, `"}`...))
 	writeJSONStatus(ctx, fasthttp.StatusOK)
+}
+
+// writeDownload sends a secret's bytes (a text's UTF-8) as an attachment:
+// Content-Type application/octet-stream whatever the sealed media type, so
+// no browser renders or sniffs it (nosniff is on every response), a CSP
+// that forbids everything and sandboxes the document if one is ever
+// opened, and the file name only in Content-Disposition's RFC 8187 form.
+func writeDownload(ctx *fasthttp.RequestCtx, sec seal.Secret) {
+	ctx.Response.SwapBody(append(bodyBuffer(ctx), sec.Content...))
+	h := &ctx.Response.Header
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Content-Disposition", contentDisposition(sec))
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/octet-stream")
+}
+
+// contentDisposition is RFC 6266's attachment with the name as RFC 8187's
+// filename*=UTF-8”…, every byte outside attr-char percent-encoded (quotes,
+// ';', spaces and non-ASCII included), and an ASCII fallback filename= for
+// old clients in which anything but letters, digits, '.', '-' and '_' is
+// '_'. A text is "secret.txt"; a file without a name gets no name at all.
+func contentDisposition(sec seal.Secret) string {
+	name := sec.Filename
+	switch {
+	case !sec.File:
+		name = "secret.txt"
+	case name == "":
+		return "attachment"
+	}
+	var fallback, ext strings.Builder
+	for _, r := range name { // one '_' per character, not per byte
+		switch {
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_':
+			fallback.WriteRune(r)
+		default:
+			fallback.WriteByte('_')
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if isAttrChar(c) {
+			ext.WriteByte(c)
+		} else {
+			fmt.Fprintf(&ext, "%%%02X", c)
+		}
+	}
+	return `attachment; filename="` + fallback.String() + `"; filename*=UTF-8''` + ext.String()
+}
+
+// isAttrChar is RFC 8187's attr-char: ALPHA / DIGIT / "!" / "#" / "$" /
+// "&" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~".
+func isAttrChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0
+}
+
+// wantsOctetStream reports whether an Accept header asks for
+// application/octet-stream (with a non-zero q): then a reveal sends the
+// raw bytes.
+func wantsOctetStream(accept []byte) bool {
+	for part := range strings.SplitSeq(string(accept), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || mt != "application/octet-stream" {
+			continue
+		}
+		if q, ok := params["q"]; ok {
+			if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
+				continue
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // burnSecret: DELETE /api/v1/secrets/{access_key} → 204 when it destroyed a

@@ -14,6 +14,7 @@ func TestIntegrationAPI(t *testing.T) {
 	apiSuite(t, be)
 	receiptSuite(t, be)
 	passphraseSuite(t, be)
+	filesSuite(t, be)
 	t.Run("500 concurrent reveals, 20 rounds", func(t *testing.T) {
 		concurrentReveals(t, startApp(t, be), 500, 20)
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/readonce/readonce/internal/lowprio"
 	"github.com/readonce/readonce/internal/receipt"
+	"github.com/readonce/readonce/seal"
 )
 
 // Passphrases, apart from HTTP. A protected secret is read, opened with
@@ -79,16 +80,14 @@ func (g *kdfGate) enter() (release func(), err error) {
 }
 
 // sealProtected is Seal with a passphrase, through the gate.
-func (p *secrets) sealProtected(accessKey, lookupKey string, content, passphrase []byte, now, expires time.Time) ([]byte, error) {
+func (p *secrets) sealProtected(accessKey, lookupKey string, sec seal.Secret, passphrase []byte, now, expires time.Time) ([]byte, error) {
 	release, err := p.kdf.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	var blob []byte
-	lowprio.Run(func() {
-		blob, err = p.sealer.SealWithPassphrase(accessKey, lookupKey, content, passphrase, now, expires)
-	})
+	lowprio.Run(func() { blob, err = p.sealer.SealSecret(accessKey, lookupKey, sec, passphrase, now, expires) })
 	if err != nil {
 		return nil, &internalFailed{"seal", err}
 	}
@@ -150,10 +149,10 @@ func (p *secrets) revealWithPassphrase(ctx context.Context, accessKey string, pa
 	if err != nil {
 		return revealed{}, err
 	}
-	var content []byte
+	var sec seal.Secret
 	var createdAt, expires time.Time
 	lowprio.Run(func() {
-		content, createdAt, expires, err = p.sealer.OpenWithPassphrase(accessKey, lookupKey, blob, passphrase)
+		sec, createdAt, expires, err = p.sealer.OpenSecret(accessKey, lookupKey, blob, passphrase)
 	})
 	release()
 	var needed PassphraseError
@@ -167,19 +166,19 @@ func (p *secrets) revealWithPassphrase(ctx context.Context, accessKey string, pa
 		return revealed{}, p.wrongGuess(ctx, lookupKey)
 	}
 	if !p.now().Before(expires) {
-		clear(content)
+		clear(sec.Content)
 		return revealed{}, errSecretNotFound
 	}
 	claimedBlob, claimed, err := p.store.Claim(ctx, lookupKey, receipt.Revealed, p.sealer.OpenableWithPassphrase())
 	switch {
 	case err != nil:
-		clear(content)
+		clear(sec.Content)
 		return revealed{}, &storeFailed{"reveal", err}
 	case claimedBlob == nil || !claimed || !bytes.Equal(claimedBlob, blob): // another reader, or the last wrong guess, won
-		clear(content)
+		clear(sec.Content)
 		return revealed{}, errSecretNotFound
 	}
-	return revealed{content: content, created: createdAt}, nil
+	return revealed{Secret: sec, created: createdAt}, nil
 }
 
 // wrongGuess counts one wrong passphrase: 403 with the attempts left, or

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/readonce/readonce/internal/receipt"
+	"github.com/readonce/readonce/seal"
 )
 
 // secrets is the read-once protocol, apart from HTTP: the product's rules
@@ -32,9 +33,9 @@ type created struct {
 	receiptToken string // "" without a receipt
 }
 
-// revealed is a secret's one reading. content is the caller's to clear.
+// revealed is a secret's one reading. Its content is the caller's to clear.
 type revealed struct {
-	content []byte
+	seal.Secret
 	created time.Time
 }
 
@@ -74,11 +75,11 @@ type internalFailed struct {
 func (e *internalFailed) Error() string { return e.op + ": " + e.err.Error() }
 func (e *internalFailed) Unwrap() error { return e.err }
 
-// create seals content under a fresh access key and stores it for ttl (0:
-// the default), with a receipt when asked, and protected by passphrase
-// when it is not empty. content and passphrase are cleared once sealed.
-func (p *secrets) create(ctx context.Context, content, passphrase []byte, ttl time.Duration, withReceipt bool) (created, error) {
-	defer clear(content) // the plaintext copy is not needed past sealing
+// create seals sec under a fresh access key and stores it for ttl (0: the
+// default), with a receipt when asked, and protected by passphrase when it
+// is not empty. The content and passphrase are cleared once sealed.
+func (p *secrets) create(ctx context.Context, sec seal.Secret, passphrase []byte, ttl time.Duration, withReceipt bool) (created, error) {
+	defer clear(sec.Content) // the plaintext copy is not needed past sealing
 	defer clear(passphrase)
 	if ttl == 0 {
 		ttl = p.defaultTTL
@@ -92,8 +93,8 @@ func (p *secrets) create(ctx context.Context, content, passphrase []byte, ttl ti
 	lookupKey, _ := p.sealer.LookupKey(accessKey)
 	var blob []byte
 	if len(passphrase) > 0 {
-		blob, err = p.sealProtected(accessKey, lookupKey, content, passphrase, now, expires)
-	} else if blob, err = p.sealer.Seal(accessKey, lookupKey, content, now, expires); err != nil {
+		blob, err = p.sealProtected(accessKey, lookupKey, sec, passphrase, now, expires)
+	} else if blob, err = p.sealer.SealSecret(accessKey, lookupKey, sec, nil, now, expires); err != nil {
 		err = &internalFailed{"seal", err}
 	}
 	if err != nil {
@@ -133,15 +134,15 @@ func (p *secrets) reveal(ctx context.Context, accessKey string) (revealed, error
 	case !claimed: // sealed under a server key this server lacks: left in place
 		return revealed{}, errCannotOpen
 	}
-	content, createdAt, expires, err := p.sealer.Open(accessKey, lookupKey, blob)
+	sec, createdAt, expires, err := p.sealer.OpenSecret(accessKey, lookupKey, blob, nil)
 	if err != nil { // under one of this server's keys, yet it does not authenticate
 		return revealed{}, errCorrupt
 	}
 	if !p.now().Before(expires) { // the store had not evicted it yet; it is not served
-		clear(content)
+		clear(sec.Content)
 		return revealed{}, errSecretNotFound
 	}
-	return revealed{content: content, created: createdAt}, nil
+	return revealed{Secret: sec, created: createdAt}, nil
 }
 
 // burn destroys the secret behind accessKey without reading it out, through

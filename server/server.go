@@ -21,12 +21,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
+
+	"github.com/readonce/readonce/seal"
 )
 
 // Config holds what the server needs from the process configuration.
 type Config struct {
 	PublicURL        string // secret_url prefix; never taken from request headers
 	MaxContentBytes  int
+	MaxFileBytes     int // a file's decoded size (content_base64); 0: 1 MiB
 	DefaultTTLHours  int
 	MaxTTLHours      int
 	ReceiptRetention time.Duration // how long a receipt outlives its secret's expiry
@@ -105,6 +108,9 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = fasthttp.DefaultConcurrency
 	}
+	if cfg.MaxFileBytes <= 0 {
+		cfg.MaxFileBytes = 1 << 20
+	}
 	if cfg.PassphraseMaxAttempts <= 0 {
 		cfg.PassphraseMaxAttempts = 5
 	}
@@ -152,7 +158,7 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 		// admission (admission.go) caps connections, with JSON refusals;
 		// fasthttp's own cap, text/plain, stays out of the way.
 		Concurrency:           cfg.Concurrency + 64,
-		MaxRequestBodySize:    MaxBodyBytes(cfg.MaxContentBytes),
+		MaxRequestBodySize:    MaxBodyBytes(cfg.MaxContentBytes, cfg.MaxFileBytes),
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
 		Logger:                fasthttpLogger{s.log},
@@ -169,10 +175,16 @@ func nilIfNoRegistry(r *prometheus.Registry) prometheus.Registerer {
 	return r
 }
 
-// MaxBodyBytes is the request body limit for a content limit: room for the
-// content fully escaped as \u00XX (6 bytes per byte) plus the JSON around it.
-// Content over the limit but under this gets a precise 422; past this, 413.
-func MaxBodyBytes(maxContent int) int { return 6*maxContent + 1024 }
+// MaxBodyBytes is the request body limit for the content and file limits:
+// room for text fully escaped as \u00XX (6 bytes per byte), or for a file's
+// base64 (4 bytes per 3) with a name and type fully escaped, plus the JSON
+// around either. A body under it but over a limit gets a precise 422 (or
+// the file's 413 naming the field); past it, the plain 413.
+func MaxBodyBytes(maxContent, maxFile int) int {
+	text := 6 * maxContent
+	file := 4*((maxFile+2)/3) + 6*(seal.MaxFilenameBytes+1024)
+	return max(text, file) + 2048
+}
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.admit(ln)) }

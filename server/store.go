@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/readonce/readonce/internal/receipt"
+	"github.com/readonce/readonce/seal" // for its Secret, a plain value: the server calls no cipher
 )
 
 // Store keeps sealed blobs under lookup keys. It never sees an access key or
@@ -89,10 +90,11 @@ type Sealer interface {
 	// under: a one-way function, so a store dump yields no access key. ok is
 	// false for a malformed access key, which then cannot exist.
 	LookupKey(accessKey string) (lookupKey string, ok bool)
-	// Seal encrypts content for accessKey, bound to lookupKey and to both
-	// times, so a blob moved to another key or with edited times fails to
-	// open. content is not retained.
-	Seal(accessKey, lookupKey string, content []byte, created, expires time.Time) ([]byte, error)
+	// SealSecret encrypts sec (a text, or a file with its name and type)
+	// for accessKey, bound to lookupKey and to both times, so a blob moved
+	// to another key or with edited times fails to open; with a non-empty
+	// passphrase it opens only with that too. Nothing is retained.
+	SealSecret(accessKey, lookupKey string, sec seal.Secret, passphrase []byte, created, expires time.Time) ([]byte, error)
 	// Open authenticates and decrypts a blob made by Seal (with this server
 	// key or a previous one). Any failure is one opaque error. It does not
 	// judge expiry: that is the caller's clock's job.
@@ -110,14 +112,11 @@ type Sealer interface {
 	// secret.
 	Openable() []string
 
-	// SealWithPassphrase is Seal for content that opens only with the
-	// passphrase as well. The passphrase is not retained.
-	SealWithPassphrase(accessKey, lookupKey string, content, passphrase []byte, created, expires time.Time) ([]byte, error)
-	// OpenWithPassphrase opens any blob Seal or SealWithPassphrase made; an
-	// unprotected one needs no passphrase. A protected blob that is sound
-	// but needs a passphrase (none given, or a wrong one) fails with a
-	// PassphraseError; Open fails so too, with the blob's times.
-	OpenWithPassphrase(accessKey, lookupKey string, blob, passphrase []byte) (content []byte, created, expires time.Time, err error)
+	// OpenSecret opens any blob SealSecret made (or an older server did);
+	// an unprotected one needs no passphrase. A protected blob that is
+	// sound but needs a passphrase (none given, or a wrong one) fails with
+	// a PassphraseError; Open fails so too, with the blob's times.
+	OpenSecret(accessKey, lookupKey string, blob, passphrase []byte) (sec seal.Secret, created, expires time.Time, err error)
 	// OpenableWithPassphrase returns the prefixes of the protected blobs
 	// this Sealer can open given their passphrase.
 	OpenableWithPassphrase() []string
