@@ -202,6 +202,16 @@ func TestRunnerPassphraseAndFlood(t *testing.T) {
 	if res.Violations > 0 || res.Ops["passphrase trip"].Count < 10 || res.Ops["wrong passphrase"].Count < 10 || len(res.Errors) > 0 {
 		t.Errorf("passphrase trips: %d violations %v, ops %v, errors %v", res.Violations, res.FirstBad, res.Ops, res.Errors)
 	}
+	files := &Profile{Name: "files", Mode: "files", VUs: 2, Requests: 6, Mix: map[string]float64{"file": 1},
+		PayloadSizes: []int{1000, 65536}, TTLHours: 1}
+	if err := files.validate(); err != nil {
+		t.Fatal(err)
+	}
+	r = newRunner(files, base)
+	res = summarize(files, "readonce", time.Now(), time.Second, r.closedLoop(context.Background()), r)
+	if res.Violations > 0 || res.Ops["file trip"].Count < 6 || len(res.Errors) > 0 {
+		t.Errorf("file trips: %d violations %v, ops %v, errors %v", res.Violations, res.FirstBad, res.Ops, res.Errors)
+	}
 	r = newRunner(flood, base)
 	r.flooded = true
 	res = summarize(flood, "readonce flooded", time.Now(), time.Second, r.closedLoop(context.Background()), r)
@@ -231,7 +241,7 @@ func realServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	srv, err := server.New(server.Config{PublicURL: base, MaxContentBytes: 1024, DefaultTTLHours: 1, MaxTTLHours: 24,
+	srv, err := server.New(server.Config{PublicURL: base, MaxContentBytes: 1024, MaxFileBytes: 1 << 20, DefaultTTLHours: 1, MaxTTLHours: 24,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}, store, sealer)
 	if err != nil {
 		t.Fatal(err)

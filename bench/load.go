@@ -263,6 +263,8 @@ func (r *runner) operate(rng rnd, s *stats, start time.Time) {
 		}
 	case "passphrase":
 		r.passphraseTrip(rng, s, start)
+	case "file":
+		r.fileTrip(rng, s, start)
 	case "hostile422":
 		r.hostile(s, start)
 	case "unknown":
@@ -372,6 +374,36 @@ func (r *runner) passphraseTrip(rng rnd, s *stats, start time.Time) {
 		r.violation("the right passphrase answered %d, want 200 with the content", status)
 	}
 	s.observe("passphrase trip", time.Since(start))
+}
+
+// fileTrip creates a file of a payload size and downloads it: the bytes
+// must come back exactly, as an octet-stream.
+func (r *runner) fileTrip(rng rnd, s *stats, start time.Time) {
+	data := r.content(rng) // unique prefix: another request's file cannot pass for this one
+	body := make([]byte, 0, base64.StdEncoding.EncodedLen(len(data))+64)
+	body = append(body, `{"content_base64":"`...)
+	body = base64.StdEncoding.AppendEncode(body, data)
+	body = append(body, `","filename":"bench.bin","ttl_hours":1}`...)
+	status, answer, err := r.post("/api/v1/secrets/", body)
+	s.record("create file", start, status, err)
+	if err != nil || status != 201 {
+		return
+	}
+	key := field(answer, `"access_key":"`)
+	at := time.Now()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(r.base + "/api/v1/secrets/" + key)
+	req.Header.Set("Accept", "application/octet-stream")
+	err = r.client.Do(req, resp)
+	r.requests.Add(1)
+	s.record("download", at, resp.StatusCode(), err)
+	if err == nil && (resp.StatusCode() != 200 || !bytes.Equal(resp.Body(), data) || string(resp.Header.ContentType()) != "application/octet-stream") {
+		r.violation("a download answered %d with %d bytes (want %d) as %q", resp.StatusCode(), len(resp.Body()), len(data), resp.Header.ContentType())
+	}
+	s.observe("file trip", time.Since(start))
 }
 
 // createProtected creates one secret with a passphrase ([a-z0-9-]: nothing

@@ -78,7 +78,9 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 
 // passphrase: create with a passphrase, one wrong guess (403, 4 left),
 // the right one (200): three Argon2id runs.
-var operations = []string{"create", "reveal", "pair", "unknown", "hostile422", "receipt", "passphrase"}
+// file: create a file (content_base64 of a payload size), download it
+// (Accept: application/octet-stream), compare the bytes.
+var operations = []string{"create", "reveal", "pair", "unknown", "hostile422", "receipt", "passphrase", "file"}
 
 func loadProfile(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)
@@ -112,9 +114,9 @@ func (p *Profile) totalDuration() time.Duration {
 func (p *Profile) validate() error {
 	var errs []error
 	switch p.Mode {
-	case "create", "reveal", "pair", "mixed", "spike", "hostile", "receipts", "passphrase":
+	case "create", "reveal", "pair", "mixed", "spike", "hostile", "receipts", "passphrase", "files":
 	default:
-		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike, hostile, receipts or passphrase", p.Mode))
+		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike, hostile, receipts, passphrase or files", p.Mode))
 	}
 	if p.Flood != nil && (p.Flood.VUs < 1 || p.openLoop()) {
 		errs = append(errs, errors.New("flood: a closed-loop profile and at least one flooding user"))
