@@ -301,12 +301,13 @@ func TestIntegrationPagesAccessibleOnAPhone(t *testing.T) {
 			t.Errorf("%s has %d click targets that are not buttons (keyboard users cannot reach them)", path, divButtons)
 		}
 	}
-	// Keyboard only: the field, type, then Tab past the lifetime, the
-	// passphrase, its Show button and the receipt box to the button, Enter.
+	// Keyboard only: the field, type, then Tab past the file picker, the
+	// lifetime, the passphrase, its Show button and the receipt box to the
+	// button, Enter.
 	b.Do("create with the keyboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")),
 		chromedp.Focus(chromedp.CSS("#content")), chromedp.KeyEvent("typed with keys"),
 		chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"),
-		chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("#share-url")))
+		chromedp.KeyEvent("\t"), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("#share-url")))
 }
 
 // A previewer that runs JavaScript (but never clicks) burns nothing either.

@@ -68,6 +68,8 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		"TTLChoices":      ttlChoices(cfg.DefaultTTLHours, cfg.MaxTTLHours),
 		"MaxContentBytes": cfg.MaxContentBytes,
 		"MaxContentKiB":   max(1, cfg.MaxContentBytes/1024),
+		"MaxFileBytes":    cfg.MaxFileBytes,
+		"MaxFileKiB":      max(1, cfg.MaxFileBytes/1024),
 		"RedocJSURL":      redocURL,
 		"RedocIntegrity":  cfg.RedocJSIntegrity,
 	}

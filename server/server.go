@@ -91,6 +91,9 @@ type Server struct {
 
 // New builds a Server; call Serve to accept connections.
 func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
+	if cfg.MaxFileBytes <= 0 { // before the pages: they state and enforce it
+		cfg.MaxFileBytes = 1 << 20
+	}
 	files, err := newStaticFiles(cfg)
 	if err != nil {
 		return nil, err
@@ -108,9 +111,7 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = fasthttp.DefaultConcurrency
 	}
-	if cfg.MaxFileBytes <= 0 {
-		cfg.MaxFileBytes = 1 << 20
-	}
+
 	if cfg.PassphraseMaxAttempts <= 0 {
 		cfg.PassphraseMaxAttempts = 5
 	}

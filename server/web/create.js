@@ -19,6 +19,63 @@
   const maxPassphraseBytes = 1024;
   let receiptToken = "";
   const maxBytes = Number(content.closest("form").dataset.maxBytes || "0");
+  const maxFileBytes = Number(content.closest("form").dataset.maxFileBytes || "0");
+  const fileInput = document.getElementById("file");
+  const fileInfo = document.getElementById("file-info");
+  const clearFile = document.getElementById("clear-file");
+  const drop = document.getElementById("drop");
+
+  function chosenFile() {
+    return fileInput.files && fileInput.files.length > 0 ? fileInput.files[0] : null;
+  }
+
+  function sizeText(n) {
+    return n < 1024 ? n + " bytes" : n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : (n / 1048576).toFixed(2) + " MiB";
+  }
+
+  // showFile says which file will be shared, and that the text is not:
+  // a secret is a text or a file, never both.
+  function showFile() {
+    const f = chosenFile();
+    fileInfo.hidden = !f;
+    clearFile.hidden = !f;
+    content.disabled = !!f;
+    if (f) {
+      fileInfo.textContent = "Sharing the file " + f.name + " (" + sizeText(f.size) + ")" +
+        (maxFileBytes > 0 && f.size > maxFileBytes ? ": too large, at most " + sizeText(maxFileBytes) + "." : ".");
+    }
+  }
+
+  fileInput.addEventListener("change", showFile);
+  clearFile.addEventListener("click", function () {
+    fileInput.value = "";
+    showFile();
+    fileInput.focus();
+  });
+  drop.addEventListener("dragover", function (event) {
+    event.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", function () { drop.classList.remove("over"); });
+  drop.addEventListener("drop", function (event) {
+    event.preventDefault();
+    drop.classList.remove("over");
+    if (event.dataTransfer && event.dataTransfer.files.length > 0) {
+      fileInput.files = event.dataTransfer.files;
+      showFile();
+    }
+  });
+
+  // base64 of a file's bytes, in chunks (String.fromCharCode takes so many
+  // arguments at most).
+  function base64Of(buffer) {
+    const bytes = new Uint8Array(buffer);
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(binary);
+  }
 
   function say(text, kind) {
     status.textContent = text;
@@ -28,12 +85,23 @@
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     const text = content.value;
-    if (text.length === 0) {
-      say("Write the secret first.", "error");
+    const file = chosenFile();
+    if (file && maxFileBytes > 0 && file.size > maxFileBytes) {
+      say("That file is too large: at most " + sizeText(maxFileBytes) + ".", "error");
+      fileInput.focus();
+      return;
+    }
+    if (file && file.size === 0) {
+      say("That file is empty.", "error");
+      fileInput.focus();
+      return;
+    }
+    if (!file && text.length === 0) {
+      say("Write the secret first, or choose a file.", "error");
       content.focus();
       return;
     }
-    if (maxBytes > 0 && new TextEncoder().encode(text).length > maxBytes) {
+    if (!file && maxBytes > 0 && new TextEncoder().encode(text).length > maxBytes) {
       say("That is too long: at most " + Math.floor(maxBytes / 1024) + " KiB.", "error");
       content.focus();
       return;
@@ -47,7 +115,16 @@
     create.disabled = true;
     say("Creating…");
     try {
-      const request = { content: text, ttl_hours: Number(ttl.value), receipt: wantReceipt.checked };
+      const request = { ttl_hours: Number(ttl.value), receipt: wantReceipt.checked };
+      if (file) {
+        request.content_base64 = base64Of(await file.arrayBuffer());
+        request.filename = file.name;
+        if (file.type) {
+          request.media_type = file.type;
+        }
+      } else {
+        request.content = text;
+      }
       if (pass !== "") {
         request.passphrase = pass;
       }
@@ -59,11 +136,16 @@
       });
       const body = await response.json().catch(function () { return {}; });
       if (response.status !== 201) {
-        const detail = typeof body.detail === "string" ? body.detail : "The server refused the secret.";
+        let detail = typeof body.detail === "string" ? body.detail : "The server refused the secret.";
+        if (Array.isArray(body.detail) && body.detail.length > 0 && typeof body.detail[0].msg === "string") {
+          detail = body.detail[0].msg; // a 422: say what is wrong, e.g. with the file's name
+        }
         say("Could not create the link: " + detail, "error");
         return;
       }
-      content.value = ""; // the secret does not stay on the page, nor its passphrase
+      content.value = ""; // the secret does not stay on the page, nor its file or passphrase
+      fileInput.value = "";
+      showFile();
       passphrase.value = "";
       setShown(false);
       passphraseNote.hidden = body.passphrase_required !== true;

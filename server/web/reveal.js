@@ -12,7 +12,12 @@
   const passphrase = document.getElementById("passphrase");
   const attempts = document.getElementById("attempts");
   const unlockButton = document.getElementById("unlock-button");
+  const fileSection = document.getElementById("file");
+  const fileName = document.getElementById("file-name");
   let key = "";
+  // A revealed file: its bytes stay in this variable, for the Download
+  // button, and are never put into the page.
+  let file = null;
 
   function say(text, kind) {
     status.textContent = text;
@@ -32,6 +37,8 @@
   function start() {
     ready.hidden = true;
     secret.hidden = true;
+    fileSection.hidden = true;
+    file = null;
     content.value = "";
     reveal.disabled = false;
     reveal.hidden = false;
@@ -90,9 +97,16 @@
       forgetKey(true);
       ready.hidden = true;
       passphrase.value = "";
+      say("");
+      if (typeof body.content_base64 === "string") {
+        file = { bytes: bytesOf(body.content_base64), name: typeof body.filename === "string" ? body.filename : "" };
+        fileName.textContent = (file.name || "A file without a name") + " — " + file.bytes.length + " bytes";
+        fileSection.hidden = false;
+        document.getElementById("file-title").focus();
+        return;
+      }
       content.value = body.content;
       secret.hidden = false;
-      say("");
       document.getElementById("secret-title").focus();
       return;
     }
@@ -192,6 +206,35 @@
       return;
     }
     say("The server is busy. Nothing was burned; wait a moment and try again.", "error");
+  });
+
+  function bytesOf(b64) {
+    const binary = atob(b64);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) {
+      bytes[i] = binary.charCodeAt(i);
+    }
+    return bytes;
+  }
+
+  // Download saves the file: an octet-stream Blob behind a link with the
+  // download attribute, so the browser stores it and renders nothing (an
+  // .html or .svg file included). The page's CSP lets no blob: URL load as
+  // a frame, an image or a script either.
+  document.getElementById("download").addEventListener("click", function () {
+    if (!file) {
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([file.bytes], { type: "application/octet-stream" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = file.name || "secret.bin";
+    a.hidden = true;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+    say("Downloaded " + a.download + ".", "ok");
   });
 
   document.getElementById("copy-secret").addEventListener("click", function () {
