@@ -121,7 +121,9 @@ func TestIntegrationFilesInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var created struct{ ShareURL string `json:"share_url"` }
+		var created struct {
+			ShareURL string `json:"share_url"`
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&created)
 		resp.Body.Close()
 		b.Do("open "+f.name, chromedp.Navigate("about:blank"), chromedp.Navigate(created.ShareURL), chromedp.WaitVisible(chromedp.CSS("#reveal")),
