@@ -28,27 +28,8 @@ func TestIntegrationFilesInBrowser(t *testing.T) {
 	be := miniBackend(t)
 	base := serveTCPOn(t, server.Config{}, be)
 	b := browsertest.Start(t)
-	audit := func(state string) {
-		t.Helper()
-		for _, v := range b.AuditWCAG() {
-			t.Errorf("%s: %s", state, v)
-		}
-	}
-	eval := func(js string) string {
-		t.Helper()
-		got, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return got
-	}
-	waitText := func(what, id, has string) {
-		t.Helper()
-		poll := chromedp.Poll[string](`(() => { const t = document.getElementById(` + strconv.Quote(id) + `).textContent; return t.includes(` + strconv.Quote(has) + `) ? t : null })()`)
-		if _, err := chromedp.Run(b.Ctx, poll); err != nil {
-			t.Fatalf("%s: #%s never said %q (it says %q): %v", what, id, has, eval(`document.getElementById(`+strconv.Quote(id)+`).textContent`), err)
-		}
-	}
+	pc := pageChecks{t, b}
+	audit, eval, waitText := pc.audit, pc.eval, pc.waitText
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)

@@ -24,27 +24,8 @@ func TestIntegrationPassphrasesInBrowser(t *testing.T) {
 	be := miniBackend(t)
 	base := serveTCPOn(t, server.Config{}, be)
 	b := browsertest.Start(t)
-	audit := func(state string) {
-		t.Helper()
-		for _, v := range b.AuditWCAG() {
-			t.Errorf("%s: %s", state, v)
-		}
-	}
-	eval := func(js string) string {
-		t.Helper()
-		got, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	waitText := func(what, id, has string) {
-		t.Helper()
-		poll := chromedp.Poll[string](`(() => { const t = document.getElementById(` + strconv.Quote(id) + `).textContent; return t.includes(` + strconv.Quote(has) + `) ? t : null })()`)
-		if _, err := chromedp.Run(b.Ctx, poll); err != nil {
-			t.Fatalf("%s: #%s never said %q (it says %q): %v", what, id, has, eval(`document.getElementById(`+strconv.Quote(id)+`).textContent`), err)
-		}
-	}
+	pc := pageChecks{t, b}
+	audit, eval, waitText := pc.audit, pc.eval, pc.waitText
 	stored := func(share string) bool {
 		lookup, _ := seal.LookupKey(strings.TrimPrefix(share, base+"/s#"))
 		v, err := be.mr.Get(lookup)
@@ -143,5 +124,37 @@ func TestIntegrationPassphrasesInBrowser(t *testing.T) {
 		if !strings.Contains(p, "403") && !strings.Contains(p, "404") {
 			t.Errorf("browser reported: %s", p)
 		}
+	}
+}
+
+// pageChecks are the three checks the page tests make: axe-core's WCAG
+// audit of the page as it stands, a JavaScript expression's string value,
+// and waiting until an element's text says something.
+type pageChecks struct {
+	t *testing.T
+	b *browsertest.Browser
+}
+
+func (p pageChecks) audit(state string) {
+	p.t.Helper()
+	for _, v := range p.b.AuditWCAG() {
+		p.t.Errorf("%s: %s", state, v)
+	}
+}
+
+func (p pageChecks) eval(js string) string {
+	p.t.Helper()
+	got, err := chromedp.Run(p.b.Ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		p.t.Fatalf("%s: %v", js, err)
+	}
+	return got
+}
+
+func (p pageChecks) waitText(what, id, has string) {
+	p.t.Helper()
+	poll := chromedp.Poll[string](`(() => { const t = document.getElementById(` + strconv.Quote(id) + `).textContent; return t.includes(` + strconv.Quote(has) + `) ? t : null })()`)
+	if _, err := chromedp.Run(p.b.Ctx, poll); err != nil {
+		p.t.Fatalf("%s: #%s never said %q (it says %q): %v", what, id, has, p.eval(`document.getElementById(`+strconv.Quote(id)+`).textContent`), err)
 	}
 }
