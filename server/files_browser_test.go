@@ -62,7 +62,7 @@ func TestIntegrationFilesInBrowser(t *testing.T) {
 	waitText("an oversized file", "file-info", "too large")
 	b.Do("try to create it", chromedp.Click(chromedp.CSS("#create")))
 	waitText("an oversized file", "status", "too large")
-	if got := be.dbsize(t); got != keys {
+	if got := be.dbsize(t); got > keys { // fewer is an earlier tombstone expiring
 		t.Errorf("%d more keys after a refused file: the page uploaded it", got-keys)
 	}
 

@@ -141,7 +141,7 @@ func testFileRejections(t *testing.T, a *app) {
 			t.Errorf("%.70s: %d %s, want 422 %s on %s", c.body, r.Status, r.Body, c.typ, c.field)
 		}
 	}
-	if got := a.be.dbsize(t); got != before {
+	if got := a.be.dbsize(t); got > before { // fewer is an earlier test's tombstone expiring
 		t.Errorf("rejected creates stored %d keys", got-before)
 	}
 	key := a.createFile(t, []byte("x"), "x", "Text/Plain; Charset=UTF-8")
@@ -167,7 +167,7 @@ func testFileSizes(t *testing.T, a *app) {
 	if r := a.rawPost("/api/v1/secrets/", huge); r.Status != 413 || r.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("a body over the limit: %d %q", r.Status, r.Header.Get("Content-Type"))
 	}
-	if got := a.be.dbsize(t); got != before {
+	if got := a.be.dbsize(t); got > before { // fewer is an earlier test's tombstone expiring
 		t.Errorf("oversized creates stored %d keys", got-before)
 	}
 }
