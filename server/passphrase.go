@@ -47,12 +47,17 @@ type kdfGate struct {
 	slots chan struct{}
 	wait  time.Duration
 	rest  float64 // seconds a slot cools per second of work
+	// The clock, and how a cooled slot comes back: time.Now and
+	// time.AfterFunc but in tests.
+	now   func() time.Time
+	after func(time.Duration, func())
 }
 
 func newKDFGate(width int, share float64, procs int, wait time.Duration) *kdfGate {
 	width = max(width, 1)
 	duty := min(1, share*float64(procs)/float64(width))
-	return &kdfGate{slots: make(chan struct{}, width), wait: wait, rest: 1/duty - 1}
+	return &kdfGate{slots: make(chan struct{}, width), wait: wait, rest: 1/duty - 1, now: time.Now,
+		after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 }
 
 // enter takes a slot; the caller must call the release it returns once its
@@ -69,10 +74,10 @@ func (g *kdfGate) enter() (release func(), err error) {
 			return nil, errPassphraseBusy
 		}
 	}
-	start := time.Now()
+	start := g.now()
 	return func() {
-		if cool := time.Duration(float64(time.Since(start)) * g.rest); cool > 0 {
-			time.AfterFunc(cool, func() { <-g.slots })
+		if cool := time.Duration(float64(g.now().Sub(start)) * g.rest); cool > 0 {
+			g.after(cool, func() { <-g.slots })
 			return
 		}
 		<-g.slots

@@ -267,27 +267,32 @@ func TestOutcomesTableIsComplete(t *testing.T) {
 }
 
 // The gate's duty cycle: with share × procs = half a slot, a slot that
-// worked for d stays taken for d more. Only lower bounds are checked: a
-// slow machine can make the cool-down look longer, never shorter.
+// worked for d stays taken for d more, then comes back. The clock is the
+// test's, so nothing here waits for real time but the 1 ms of a refusal.
 func TestKDFGateCoolsDown(t *testing.T) {
 	g := newKDFGate(1, 0.5, 1, time.Millisecond)
+	now := time.Unix(1000, 0)
+	var cooling time.Duration
+	var comeBack func()
+	g.now = func() time.Time { return now }
+	g.after = func(d time.Duration, f func()) { cooling, comeBack = d, f }
+
 	release, err := g.enter()
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the work
-	released := time.Now()
+	now = now.Add(100 * time.Millisecond) // the work
 	release()
-	if _, err := g.enter(); err != errPassphraseBusy {
-		t.Fatalf("right after a run, with a 1 ms wait: %v, want errPassphraseBusy (the slot cools for as long as it worked)", err)
+	if cooling != 100*time.Millisecond || comeBack == nil {
+		t.Fatalf("after 100 ms of work the slot cools for %v, want 100 ms", cooling)
 	}
-	g.wait = 5 * time.Second
+	if _, err := g.enter(); err != errPassphraseBusy {
+		t.Fatalf("while the slot cools: %v, want errPassphraseBusy", err)
+	}
+	comeBack()
 	release, err = g.enter()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if cooled := time.Since(released); cooled < 90*time.Millisecond {
-		t.Errorf("the slot came back after %v, want about the 100 ms it worked", cooled)
+		t.Fatalf("once the slot has cooled: %v", err)
 	}
 	release()
 	if full := newKDFGate(2, 1, 2, time.Millisecond); full.rest != 0 {
