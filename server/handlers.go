@@ -227,6 +227,9 @@ func isAttrChar(c byte) bool {
 // application/octet-stream (with a non-zero q): then a reveal sends the
 // raw bytes.
 func wantsOctetStream(accept []byte) bool {
+	if !bytes.Contains(accept, []byte("octet-stream")) {
+		return false // every other reveal (curl's */*, a browser's list): no parsing, no allocation
+	}
 	for part := range strings.SplitSeq(string(accept), ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil || mt != "application/octet-stream" {
