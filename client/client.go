@@ -11,8 +11,11 @@
 // connection error or a 503; a reveal or a burn never is, since the first
 // attempt may have consumed the secret.
 //
-// This package speaks the server-sealed API: the server encrypts. End-to-end
-// mode, where the client encrypts first, is not here yet.
+// With CreateOptions.EndToEnd the client encrypts first (e2e.go has the
+// format, shared with the create page): the server stores ciphertext it
+// cannot open, and the share link's fragment carries the key. Reveal
+// decrypts whatever link it is given, so links made by the page and by
+// this package open in either.
 package client
 
 import (
@@ -60,6 +63,10 @@ var (
 	ErrNotFound = errors.New("readonce: not found, expired, or already read")
 	// ErrUnauthorized: creating needs a valid bearer token.
 	ErrUnauthorized = errors.New("readonce: not authorized to create")
+	// ErrUnavailable matches every *UnavailableError (errors.Is).
+	ErrUnavailable = errors.New("readonce: unavailable")
+	// ErrPassphrase matches every *PassphraseError (errors.Is).
+	ErrPassphrase = errors.New("readonce: passphrase")
 )
 
 // UnavailableError is a 503 or 429: nothing was shown or consumed; try
@@ -73,6 +80,8 @@ type UnavailableError struct {
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("readonce: unavailable (%d %s), retry after %v", e.Status, e.Detail, e.RetryAfter)
 }
+
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // PassphraseError: the secret is protected. Wrong is false when no
 // passphrase was given; AttemptsLeft wrong guesses remain (0 after a wrong
@@ -88,6 +97,8 @@ func (e *PassphraseError) Error() string {
 	}
 	return fmt.Sprintf("readonce: a passphrase is required (%d attempts left)", e.AttemptsLeft)
 }
+
+func (e *PassphraseError) Is(target error) bool { return target == ErrPassphrase }
 
 // APIError is any other refusal (a 400, 413, 415 or 422): the request was
 // wrong and nothing was stored.
@@ -111,6 +122,9 @@ type CreateOptions struct {
 	TTL        time.Duration // rounded to whole seconds, at least a minute; 0: the default
 	Passphrase string
 	Receipt    bool
+	// EndToEnd encrypts here first: the server stores only ciphertext, and
+	// ShareURL's fragment carries the key (PUBLIC_URL/s#KEY.CLIENTKEY).
+	EndToEnd bool
 }
 
 // Created is what a create returns. AccessKey and ReceiptToken are secrets:
@@ -123,6 +137,7 @@ type Created struct {
 	ReceiptToken       string    `json:"receipt_token,omitempty"`
 	ReceiptURL         string    `json:"receipt_url,omitempty"`
 	PassphraseRequired bool      `json:"passphrase_required,omitempty"`
+	EndToEnd           bool      `json:"end_to_end"` // set by this package, not the server
 }
 
 // Secret is a revealed secret: Text, or File for a file.
@@ -144,11 +159,18 @@ type Receipt struct {
 
 // Create stores a text secret.
 func (c *Client) Create(ctx context.Context, text string, opts CreateOptions) (*Created, error) {
+	if opts.EndToEnd {
+		return c.createEndToEnd(ctx, Secret{Text: text}, opts)
+	}
 	return c.create(ctx, map[string]any{"content": text}, opts)
 }
 
-// CreateFile stores a file with its name and type (sealed with it).
+// CreateFile stores a file with its name and type (sealed with it, or
+// with EndToEnd inside the ciphertext).
 func (c *Client) CreateFile(ctx context.Context, f File, opts CreateOptions) (*Created, error) {
+	if opts.EndToEnd {
+		return c.createEndToEnd(ctx, Secret{File: &f}, opts)
+	}
 	body := map[string]any{"content_base64": base64.StdEncoding.EncodeToString(f.Data)}
 	if f.Name != "" {
 		body["filename"] = f.Name
@@ -157,6 +179,25 @@ func (c *Client) CreateFile(ctx context.Context, f File, opts CreateOptions) (*C
 		body["media_type"] = f.MediaType
 	}
 	return c.create(ctx, body, opts)
+}
+
+// createEndToEnd posts only ciphertext; the key goes into the share link
+// and nowhere else.
+func (c *Client) createEndToEnd(ctx context.Context, s Secret, opts CreateOptions) (*Created, error) {
+	ciphertext, key, err := EncryptEndToEnd(s)
+	if err != nil {
+		return nil, err
+	}
+	created, err := c.create(ctx, map[string]any{
+		"content_base64": base64.StdEncoding.EncodeToString(ciphertext),
+		"media_type":     EndToEndMediaType,
+	}, opts)
+	if err != nil {
+		return nil, err
+	}
+	created.ShareURL += "." + key
+	created.EndToEnd = true
+	return created, nil
 }
 
 func (c *Client) create(ctx context.Context, body map[string]any, opts CreateOptions) (*Created, error) {
@@ -182,26 +223,53 @@ func (c *Client) create(ctx context.Context, body map[string]any, opts CreateOpt
 	return &out, nil
 }
 
-// Reveal reads the secret behind accessKey (or a share or secret URL) and
-// destroys it. It is never retried: a first attempt whose answer was lost
-// may have consumed it.
-func (c *Client) Reveal(ctx context.Context, accessKey string) (*Secret, error) {
-	key, err := KeyOf(accessKey)
+// Reveal reads the secret behind link — a share link (end-to-end or not),
+// a secret URL or an access key — and destroys it; an end-to-end secret is
+// decrypted with the link's key (a *DecryptError if that fails: it is
+// consumed all the same). It is never retried: a first attempt whose
+// answer was lost may have consumed it.
+func (c *Client) Reveal(ctx context.Context, link string) (*Secret, error) {
+	key, clientKey, err := ParseLink(link)
 	if err != nil {
 		return nil, err
 	}
-	return c.reveal(ctx, http.MethodGet, "/api/v1/secrets/"+key, nil)
+	s, err := c.reveal(ctx, http.MethodGet, "/api/v1/secrets/"+key, nil)
+	if err != nil {
+		return nil, err
+	}
+	return decrypted(s, clientKey)
 }
 
 // RevealWithPassphrase reveals a protected secret (or any other: the
 // passphrase is then not needed).
-func (c *Client) RevealWithPassphrase(ctx context.Context, accessKey, passphrase string) (*Secret, error) {
-	key, err := KeyOf(accessKey)
+func (c *Client) RevealWithPassphrase(ctx context.Context, link, passphrase string) (*Secret, error) {
+	key, clientKey, err := ParseLink(link)
 	if err != nil {
 		return nil, err
 	}
 	payload, _ := json.Marshal(map[string]string{"passphrase": passphrase})
-	return c.reveal(ctx, http.MethodPost, "/api/v1/secrets/"+key+"/reveal", payload)
+	s, err := c.reveal(ctx, http.MethodPost, "/api/v1/secrets/"+key+"/reveal", payload)
+	if err != nil {
+		return nil, err
+	}
+	return decrypted(s, clientKey)
+}
+
+// decrypted opens a revealed end-to-end ciphertext with the link's key.
+// A link with a key whose secret is not end-to-end is shown as it is.
+func decrypted(s *Secret, clientKey string) (*Secret, error) {
+	if s.File == nil || s.File.MediaType != EndToEndMediaType || s.File.Name != "" {
+		return s, nil
+	}
+	if clientKey == "" {
+		return nil, &DecryptError{MissingKey: true}
+	}
+	plain, err := DecryptEndToEnd(clientKey, s.File.Data)
+	if err != nil {
+		return nil, err
+	}
+	plain.CreatedAt = s.CreatedAt
+	return plain, nil
 }
 
 func (c *Client) reveal(ctx context.Context, method, path string, payload []byte) (*Secret, error) {
@@ -271,17 +339,27 @@ func (c *Client) BurnByReceipt(ctx context.Context, token string) (*Receipt, err
 	return &r, nil
 }
 
-// KeyOf is the access key in s: the key itself, a share URL (…/s#KEY) or a
-// secret URL (…/api/v1/secrets/KEY).
+// KeyOf is the access key in s: the key itself, a share URL (…/s#KEY or
+// …/s#KEY.CLIENTKEY) or a secret URL (…/api/v1/secrets/KEY).
 func KeyOf(s string) (string, error) {
+	key, _, err := ParseLink(s)
+	return key, err
+}
+
+// ParseLink splits a link (or a bare access key) into its access key and,
+// for an end-to-end link, the client's key ("" otherwise). Neither is
+// echoed in the error.
+func ParseLink(s string) (accessKey, clientKey string, err error) {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexAny(s, "#/"); i >= 0 {
 		s = s[i+1:]
 	}
-	if len(s) != 43 || strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
-		return "", errors.New("readonce: not an access key or a readonce link") // the input is not echoed: it may be a secret
+	accessKey, clientKey, e2e := strings.Cut(s, ".")
+	if len(accessKey) != 43 || strings.Trim(accessKey, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" ||
+		(e2e && !validLinkKey(clientKey)) {
+		return "", "", errNotALink
 	}
-	return s, nil
+	return accessKey, clientKey, nil
 }
 
 // do sends one call and decodes a want answer into out; a retryable call
@@ -352,6 +430,12 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		// net/http's *url.Error names the URL, and a reveal's URL holds the
+		// access key: only the cause goes on.
+		var u *url.Error
+		if errors.As(err, &u) {
+			err = u.Err
 		}
 		return &transportError{err}
 	}

@@ -5,7 +5,8 @@ import (
 	"errors"
 )
 
-// The body: what envelopes of version 3 (inside the lock) and 4 encrypt.
+// The body: what envelopes of version 3 (inside the lock) and 4 encrypt,
+// and what the client's end-to-end ciphertext carries (package client).
 // A kind byte, the kind's fields, the content, and zero padding to a size
 // bucket, so a dump shows a size class, not a length. doc.go draws it.
 
@@ -33,8 +34,8 @@ type Secret struct {
 	MediaType string
 }
 
-// bodyLen is the padded size of s's body, or an error for fields too long.
-func bodyLen(s Secret) (int, error) {
+// BodyLen is the padded size of s's body, or an error for fields too long.
+func BodyLen(s Secret) (int, error) {
 	n := offBodyData + len(s.Content)
 	if s.File {
 		if len(s.Filename) > MaxFilenameBytes || len(s.MediaType) > MaxMediaTypeBytes {
@@ -48,8 +49,8 @@ func bodyLen(s Secret) (int, error) {
 	return paddedLen(n), nil
 }
 
-// putBody writes s's body into dst, which is bodyLen(s) long and zeroed.
-func putBody(dst []byte, s Secret) {
+// PutBody writes s's body into dst, which is BodyLen(s) long and zeroed.
+func PutBody(dst []byte, s Secret) {
 	i := 1
 	dst[0] = kindText
 	if s.File {
@@ -63,9 +64,9 @@ func putBody(dst []byte, s Secret) {
 	copy(dst[i+4:], s.Content)
 }
 
-// parseBody checks a body's framing (kind, field lengths, zero padding of
+// ParseBody checks a body's framing (kind, field lengths, zero padding of
 // the right size) and returns its secret; the content is a slice of body.
-func parseBody(body []byte) (Secret, bool) {
+func ParseBody(body []byte) (Secret, bool) {
 	var s Secret
 	if len(body) < offBodyData {
 		return s, false

@@ -122,7 +122,7 @@ func (s *Sealer) sealProtected(accessKey, lookupKey string, sec Secret, passphra
 	if !ok {
 		return nil, errors.New("seal: malformed access key")
 	}
-	bodyLen, err := bodyLen(sec)
+	bodyLen, err := BodyLen(sec)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (s *Sealer) sealProtected(accessKey, lookupKey string, sec Secret, passphra
 		return nil, fmt.Errorf("seal: salt: %w", err)
 	}
 	body := make([]byte, bodyLen)
-	putBody(body, sec)
+	PutBody(body, sec)
 	defer clear(body)
 
 	outerKey := s.current.dataKeyV3(k)
@@ -200,7 +200,7 @@ func (s *Sealer) openProtected(accessKey, lookupKey string, blob, passphrase []b
 	if err != nil {
 		return sec, created, expires, ErrWrongPassphrase
 	}
-	sec, ok := parseBody(body)
+	sec, ok := ParseBody(body)
 	if !ok {
 		clear(body)
 		return Secret{}, time.Time{}, time.Time{}, ErrOpen

@@ -219,7 +219,7 @@ func (s *Sealer) SealSecret(accessKey, lookupKey string, sec Secret, passphrase 
 	if !ok {
 		return nil, errors.New("seal: malformed access key")
 	}
-	n, err := bodyLen(sec)
+	n, err := BodyLen(sec)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func (s *Sealer) SealSecret(accessKey, lookupKey string, sec Secret, passphrase 
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal: nonce: %w", err)
 	}
-	putBody(blob[offCiphertext:], sec)
+	PutBody(blob[offCiphertext:], sec)
 	aead, err := s.current.dataAEAD(version4, k)
 	if err != nil {
 		clear(blob[offCiphertext:])
@@ -288,7 +288,7 @@ func (s *Sealer) OpenSecret(accessKey, lookupKey string, blob, passphrase []byte
 	}
 	if version == version4 {
 		var ok bool
-		if sec, ok = parseBody(plain); !ok { // authentic, yet not a body: not ours
+		if sec, ok = ParseBody(plain); !ok { // authentic, yet not a body: not ours
 			clear(plain)
 			return Secret{}, created, expires, ErrOpen
 		}

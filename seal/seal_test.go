@@ -383,8 +383,8 @@ func TestFileRoundTrip(t *testing.T) {
 func TestParseBodyRejects(t *testing.T) {
 	t.Parallel()
 	good := make([]byte, minBodySize)
-	putBody(good, Secret{Content: []byte("c"), File: true, Filename: "f", MediaType: "t"})
-	if sec, ok := parseBody(good); !ok || string(sec.Content) != "c" || sec.Filename != "f" || sec.MediaType != "t" {
+	PutBody(good, Secret{Content: []byte("c"), File: true, Filename: "f", MediaType: "t"})
+	if sec, ok := ParseBody(good); !ok || string(sec.Content) != "c" || sec.Filename != "f" || sec.MediaType != "t" {
 		t.Fatalf("the good body: %+v %v", sec, ok)
 	}
 	for name, edit := range map[string]func(b []byte) []byte{
@@ -396,7 +396,7 @@ func TestParseBodyRejects(t *testing.T) {
 		"longer than a bucket":  func(b []byte) []byte { return append(b, 0) },
 		"empty":                 func(b []byte) []byte { return nil },
 	} {
-		if _, ok := parseBody(edit(bytes.Clone(good))); ok {
+		if _, ok := ParseBody(edit(bytes.Clone(good))); ok {
 			t.Errorf("%s: parsed", name)
 		}
 	}

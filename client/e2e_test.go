@@ -1,0 +1,262 @@
+package client
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/readonce/readonce/seal"
+)
+
+// The vectors are frozen: a change to the format is a new version, with
+// vectors of its own. -write-vectors regenerates them from encryptWith,
+// only for a new file.
+var writeVectors = flag.Bool("write-vectors", false, "write testdata/e2e-v1.json")
+
+const vectorsFile = "testdata/e2e-v1.json"
+
+// e2eVectors is testdata/e2e-v1.json; the page's implementation opens the
+// same file in the browser tests (server/e2e_browser_test.go).
+type e2eVectors struct {
+	Format   string        `json:"format"`
+	Vectors  []e2eVector   `json:"vectors"`
+	Negative []e2eNegative `json:"negative"`
+}
+
+type e2eVector struct {
+	Name       string   `json:"name"`
+	Key        string   `json:"key"`   // base64url, as in a link
+	Nonce      string   `json:"nonce"` // hex
+	Text       *string  `json:"text,omitempty"`
+	File       *e2eFile `json:"file,omitempty"`
+	Ciphertext string   `json:"ciphertext_base64"`
+}
+
+type e2eFile struct {
+	Name      string `json:"name"`
+	MediaType string `json:"media_type"`
+	Content   string `json:"content_base64"`
+}
+
+type e2eNegative struct {
+	Name       string `json:"name"`
+	Key        string `json:"key"`
+	Ciphertext string `json:"ciphertext_base64"`
+}
+
+func (v e2eVector) secret(t *testing.T) Secret {
+	t.Helper()
+	if v.Text != nil {
+		return Secret{Text: *v.Text}
+	}
+	data, err := base64.StdEncoding.DecodeString(v.File.Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Secret{File: &File{Name: v.File.Name, MediaType: v.File.MediaType, Data: data}}
+}
+
+func TestEndToEndVectors(t *testing.T) {
+	if *writeVectors {
+		writeVectorFile(t)
+	}
+	raw, err := os.ReadFile(vectorsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs e2eVectors
+	if err := json.Unmarshal(raw, &vs); err != nil {
+		t.Fatal(err)
+	}
+	if len(vs.Vectors) < 6 || len(vs.Negative) < 6 {
+		t.Fatalf("%d vectors, %d negative: the file lost some", len(vs.Vectors), len(vs.Negative))
+	}
+	for _, v := range vs.Vectors {
+		t.Run(v.Name, func(t *testing.T) {
+			want := v.secret(t)
+			ct, err := base64.StdEncoding.DecodeString(v.Ciphertext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := DecryptEndToEnd(v.Key, ct)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			if got.Text != want.Text || (got.File == nil) != (want.File == nil) {
+				t.Fatalf("opened %+v, want %+v", got, want)
+			}
+			if want.File != nil && (got.File.Name != want.File.Name || got.File.MediaType != want.File.MediaType || !bytes.Equal(got.File.Data, want.File.Data)) {
+				t.Fatalf("opened file %q %q %d bytes, want %q %q %d", got.File.Name, got.File.MediaType, len(got.File.Data), want.File.Name, want.File.MediaType, len(want.File.Data))
+			}
+			// Sealing is deterministic given key and nonce: the same bytes.
+			key, nonce := vectorKey(t, v)
+			again, err := encryptWith(key, nonce, want)
+			if err != nil || !bytes.Equal(again, ct) {
+				t.Fatalf("encrypting again gave other bytes (%v)", err)
+			}
+		})
+	}
+	for _, n := range vs.Negative {
+		t.Run("negative/"+n.Name, func(t *testing.T) {
+			ct, err := base64.StdEncoding.DecodeString(n.Ciphertext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = DecryptEndToEnd(n.Key, ct)
+			var de *DecryptError
+			if !errors.As(err, &de) {
+				t.Fatalf("opened, or failed without a DecryptError: %v", err)
+			}
+		})
+	}
+}
+
+func vectorKey(t *testing.T, v e2eVector) (key [e2eKeySize]byte, nonce [e2eNonceSize]byte) {
+	t.Helper()
+	k, err := linkKey.DecodeString(v.Key)
+	n, err2 := hex.DecodeString(v.Nonce)
+	if err != nil || err2 != nil || len(k) != e2eKeySize || len(n) != e2eNonceSize {
+		t.Fatalf("vector %s: bad key or nonce", v.Name)
+	}
+	copy(key[:], k)
+	copy(nonce[:], n)
+	return key, nonce
+}
+
+func TestEndToEndRoundTrip(t *testing.T) {
+	for _, s := range []Secret{
+		{Text: "x"},
+		{Text: strings.Repeat("ü", 5000)},
+		{File: &File{Name: "id_ed25519", MediaType: "application/x-pem-file", Data: bytes.Repeat([]byte{0, 0xff}, 40000)}},
+	} {
+		ct, key, err := EncryptEndToEnd(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct2, key2, _ := EncryptEndToEnd(s)
+		if key == key2 || bytes.Equal(ct[1:13], ct2[1:13]) {
+			t.Fatal("a key or nonce was used twice")
+		}
+		if len(key) != 43 || !validLinkKey(key) {
+			t.Fatalf("key %d characters", len(key))
+		}
+		body, _ := seal.BodyLen(bodyOf(s))
+		if len(ct) != 1+12+body+16 {
+			t.Fatalf("ciphertext %d bytes, want %d", len(ct), 1+12+body+16)
+		}
+		got, err := DecryptEndToEnd(key, ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Text != s.Text || (s.File != nil && !bytes.Equal(got.File.Data, s.File.Data)) {
+			t.Fatal("round trip changed the secret")
+		}
+		if _, err := DecryptEndToEnd(key2, ct); err == nil {
+			t.Fatal("opened with another secret's key")
+		}
+	}
+}
+
+// writeVectorFile makes the frozen vectors: fixed keys and nonces (never
+// do this outside a test), a spread of texts and files, and the ways a
+// ciphertext must fail.
+func writeVectorFile(t *testing.T) {
+	key := func(b byte) (k [e2eKeySize]byte) {
+		for i := range k {
+			k[i] = b + byte(i)
+		}
+		return k
+	}
+	nonce := func(b byte) (n [e2eNonceSize]byte) {
+		for i := range n {
+			n[i] = b ^ byte(i*7)
+		}
+		return n
+	}
+	text := func(s string) *string { return &s }
+	binary := make([]byte, 256)
+	for i := range binary {
+		binary[i] = byte(i)
+	}
+	large := bytes.Repeat([]byte("0123456789abcdef"), 320) // 5 120 bytes: a Padmé bucket past 256
+	cases := []struct {
+		name string
+		text *string
+		file *File
+	}{
+		{"short text", text("hunter2"), nil},
+		{"unicode text", text("pässwörd 🔑 秘密\nline two"), nil},
+		{"text crossing the first bucket", text(strings.Repeat("a", 300)), nil},
+		{"empty text", text(""), nil},
+		{"binary file", nil, &File{Name: "blob.bin", MediaType: "application/octet-stream", Data: binary}},
+		{"file with a unicode name", nil, &File{Name: "clé privée 🔑.pem", MediaType: "application/x-pem-file", Data: []byte("-----BEGIN KEY-----\nMC4CAQ\n-----END KEY-----\n")}},
+		{"file without name or type", nil, &File{Data: []byte{0, 1, 2, 0}}},
+		{"larger file", nil, &File{Name: "config.json", MediaType: "application/json", Data: large}},
+	}
+	var vs e2eVectors
+	vs.Format = "readonce end-to-end ciphertext, version 1 (client/e2e.go)"
+	for i, c := range cases {
+		k, n := key(byte(i*32)), nonce(byte(i*16+1))
+		s := Secret{File: c.file}
+		if c.text != nil {
+			s.Text = *c.text
+		}
+		ct, err := encryptWith(k, n, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := e2eVector{Name: c.name, Key: linkKey.EncodeToString(k[:]), Nonce: hex.EncodeToString(n[:]), Text: c.text, Ciphertext: base64.StdEncoding.EncodeToString(ct)}
+		if c.file != nil {
+			v.File = &e2eFile{Name: c.file.Name, MediaType: c.file.MediaType, Content: base64.StdEncoding.EncodeToString(c.file.Data)}
+		}
+		vs.Vectors = append(vs.Vectors, v)
+	}
+	good, _ := encryptWith(key(1), nonce(2), Secret{Text: "the secret"})
+	edit := func(f func(b []byte) []byte) string {
+		return base64.StdEncoding.EncodeToString(f(bytes.Clone(good)))
+	}
+	goodKey := linkKey.EncodeToString(func() []byte { k := key(1); return k[:] }())
+	otherKey := linkKey.EncodeToString(func() []byte { k := key(2); return k[:] }())
+	// A key whose last character carries stray low bits: the same 32 bytes
+	// to a lax decoder, not a key to a strict one.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	strayBits := goodKey[:42] + string(alphabet[strings.IndexByte(alphabet, goodKey[42])+1])
+	// An authentic ciphertext whose body is not framed right: padding that
+	// is not zero.
+	badBody := func() []byte {
+		k, n := key(1), nonce(2)
+		body := make([]byte, 256)
+		seal.PutBody(body, seal.Secret{Content: []byte("the secret")})
+		body[255] = 1
+		block, _ := aes.NewCipher(k[:])
+		aead, _ := cipher.NewGCM(block)
+		return aead.Seal(append([]byte{e2eVersion1}, n[:]...), n[:], body, e2eAD())
+	}()
+	vs.Negative = []e2eNegative{
+		{"a flipped ciphertext bit", goodKey, edit(func(b []byte) []byte { b[40] ^= 0x01; return b })},
+		{"a flipped tag bit", goodKey, edit(func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b })},
+		{"a flipped nonce bit", goodKey, edit(func(b []byte) []byte { b[5] ^= 0x04; return b })},
+		{"another version", goodKey, edit(func(b []byte) []byte { b[0] = 0x02; return b })},
+		{"truncated", goodKey, edit(func(b []byte) []byte { return b[:len(b)-1] })},
+		{"shorter than a header and a tag", goodKey, edit(func(b []byte) []byte { return b[:28] })},
+		{"the wrong key", otherKey, edit(func(b []byte) []byte { return b })},
+		{"a key of 31 bytes", linkKey.EncodeToString(make([]byte, 31)), edit(func(b []byte) []byte { return b })},
+		{"a key with stray bits", strayBits, edit(func(b []byte) []byte { return b })},
+		{"authentic, but the padding is not zero", goodKey, base64.StdEncoding.EncodeToString(badBody)},
+	}
+	out, err := json.MarshalIndent(vs, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vectorsFile, append(out, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
