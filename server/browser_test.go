@@ -18,6 +18,7 @@ import (
 	"github.com/readonce/readonce/internal/apitest"
 
 	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/client"
 	"github.com/readonce/readonce/internal/browsertest"
 	"github.com/readonce/readonce/seal"
 	"github.com/readonce/readonce/server"
@@ -44,7 +45,9 @@ func serveTCPOn(t *testing.T, cfg server.Config, be backend) string {
 	}
 	cfg.MaxContentBytes, cfg.DefaultTTLHours, cfg.MaxTTLHours = 65536, 24, 168
 	cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout = 5*time.Second, 5*time.Second, 5*time.Second
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	// The default Argon2id cost and CPU share, but a long wait for a slot:
 	// under the race detector a run takes ~4× longer, and its cool-down
 	// with it; the pages are tested here, the gate in TestPassphraseGate.
@@ -66,6 +69,16 @@ func serveTCPOn(t *testing.T, cfg server.Config, be backend) string {
 		store.Close()
 	})
 	return base
+}
+
+// accessKeyOf is the access key in a share link, end-to-end or not.
+func accessKeyOf(t *testing.T, share string) string {
+	t.Helper()
+	key, err := client.KeyOf(share)
+	if err != nil {
+		t.Fatalf("share link %q: %v", share, err)
+	}
+	return key
 }
 
 func TestIntegrationDocsInBrowser(t *testing.T) {
@@ -174,10 +187,10 @@ func TestIntegrationSharingInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := base + "/s#"
-	if !strings.HasPrefix(shareURL, prefix) || len(shareURL) != len(prefix)+43 {
-		t.Fatalf("share link %q: want %s + a 43-character key", shareURL, prefix)
+	key, clientKey, e2e := strings.Cut(strings.TrimPrefix(shareURL, prefix), ".")
+	if !strings.HasPrefix(shareURL, prefix) || len(key) != 43 || !e2e || len(clientKey) != 43 {
+		t.Fatalf("share link %q: want %s + a 43-character access key + . + a 43-character client key", shareURL, prefix)
 	}
-	key := strings.TrimPrefix(shareURL, prefix)
 	lookup, _ := seal.LookupKey(key)
 
 	// Open the share link: nothing is consumed before the click.
@@ -449,8 +462,7 @@ func TestIntegrationReceiptsInBrowser(t *testing.T) {
 	waitStatus("open the burnt link", "already")
 
 	share, receiptLink = create("burnt unread by its recipient")
-	key := strings.TrimPrefix(share, base+"/s#")
-	lookup, _ := seal.LookupKey(key)
+	lookup, _ := seal.LookupKey(accessKeyOf(t, share))
 	b.Do("burn from the share page", chromedp.Navigate("about:blank"), chromedp.Navigate(share), chromedp.WaitVisible(chromedp.CSS("#burn")),
 		chromedp.Click(chromedp.CSS("#burn")))
 	waitStatus("burn from the share page", "Burned unread")

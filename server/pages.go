@@ -101,7 +101,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		dir, urls string
 		names     []string
 	}{
-		{webFiles, "web", "/static/", []string{"app.css", "create.js", "reveal.js", "receipt.js"}},
+		{webFiles, "web", "/static/", []string{"app.css", "e2e.js", "create.js", "reveal.js", "receipt.js"}},
 		{webFiles, "web/docs", "/docs/", []string{"init.js"}},
 		{webFiles, "web/redoc", "/docs/", []string{"redoc.standalone.js"}},
 		{swaggerfiles.FS, ".", "/docs/", swaggerAssets},

@@ -27,7 +27,7 @@ func TestIntegrationPassphrasesInBrowser(t *testing.T) {
 	pc := pageChecks{t, b}
 	audit, eval, waitText := pc.audit, pc.eval, pc.waitText
 	stored := func(share string) bool {
-		lookup, _ := seal.LookupKey(strings.TrimPrefix(share, base+"/s#"))
+		lookup, _ := seal.LookupKey(accessKeyOf(t, share))
 		v, err := be.mr.Get(lookup)
 		return err == nil && len(v) > 0 && v[0] != 0
 	}

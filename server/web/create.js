@@ -16,6 +16,7 @@
   const passphrase = document.getElementById("passphrase");
   const showPassphrase = document.getElementById("show-passphrase");
   const passphraseNote = document.getElementById("passphrase-note");
+  const sealedNote = document.getElementById("sealed-note");
   const maxPassphraseBytes = 1024;
   let receiptToken = "";
   const maxBytes = Number(content.closest("form").dataset.maxBytes || "0");
@@ -24,6 +25,30 @@
   const fileInfo = document.getElementById("file-info");
   const clearFile = document.getElementById("clear-file");
   const drop = document.getElementById("drop");
+
+  // End-to-end where the browser can (a secure context): the page posts
+  // only ciphertext and the key goes into the link's fragment. Elsewhere
+  // (plain http to a non-local host) the server seals it, and the page
+  // says so.
+  const e2e = window.readonceE2E;
+
+  // sentSize is what a file will weigh on the server: its ciphertext,
+  // padding included, when the page encrypts it.
+  function sentSize(f) {
+    return e2e.available ? e2e.ciphertextLength({ file: { name: f.name, type: f.type, bytes: { length: f.size } } }) : f.size;
+  }
+
+  // maxPlainFile is the largest file with f's name and type that fits
+  // once encrypted and padded.
+  function maxPlainFile(f) {
+    let lo = 0;
+    let hi = maxFileBytes;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (sentSize({ name: f.name, type: f.type, size: mid }) <= maxFileBytes) { lo = mid; } else { hi = mid - 1; }
+    }
+    return lo;
+  }
 
   function chosenFile() {
     return fileInput.files && fileInput.files.length > 0 ? fileInput.files[0] : null;
@@ -42,7 +67,7 @@
     content.disabled = !!f;
     if (f) {
       fileInfo.textContent = "Sharing the file " + f.name + " (" + sizeText(f.size) + ")" +
-        (maxFileBytes > 0 && f.size > maxFileBytes ? ": too large, at most " + sizeText(maxFileBytes) + "." : ".");
+        (maxFileBytes > 0 && sentSize(f) > maxFileBytes ? ": too large, at most " + sizeText(maxPlainFile(f)) + "." : ".");
     }
   }
 
@@ -86,8 +111,13 @@
     event.preventDefault();
     const text = content.value;
     const file = chosenFile();
-    if (file && maxFileBytes > 0 && file.size > maxFileBytes) {
-      say("That file is too large: at most " + sizeText(maxFileBytes) + ".", "error");
+    if (file && maxFileBytes > 0 && sentSize(file) > maxFileBytes) {
+      say("That file is too large: at most " + sizeText(maxFileBytes) + " once encrypted (" + sizeText(maxPlainFile(file)) + " for this file).", "error");
+      fileInput.focus();
+      return;
+    }
+    if (file && new TextEncoder().encode(file.name).length > 255) {
+      say("That file's name is too long: at most 255 bytes. Rename it and choose it again.", "error");
       fileInput.focus();
       return;
     }
@@ -116,7 +146,18 @@
     say("Creating…");
     try {
       const request = { ttl_hours: Number(ttl.value), receipt: wantReceipt.checked };
-      if (file) {
+      let clientKey = "";
+      if (e2e.available) {
+        // The name and type travel inside the ciphertext, never beside it.
+        const secret = file ? { file: { name: file.name, type: file.type, bytes: new Uint8Array(await file.arrayBuffer()) } } : { text: text };
+        const sealed = await e2e.encrypt(secret);
+        if (file) {
+          secret.file.bytes.fill(0);
+        }
+        request.content_base64 = base64Of(sealed.ciphertext);
+        request.media_type = e2e.mediaType;
+        clientKey = sealed.key;
+      } else if (file) {
         request.content_base64 = base64Of(await file.arrayBuffer());
         request.filename = file.name;
         if (file.type) {
@@ -149,7 +190,8 @@
       passphrase.value = "";
       setShown(false);
       passphraseNote.hidden = body.passphrase_required !== true;
-      shareURL.value = body.share_url;
+      shareURL.value = clientKey ? body.share_url + "." + clientKey : body.share_url;
+      sealedNote.hidden = clientKey !== "";
       expires.textContent = "on " + new Date(body.expires_at).toLocaleString();
       receiptToken = typeof body.receipt_token === "string" ? body.receipt_token : "";
       // The receipt page keeps the token in the fragment, as the share page

@@ -15,6 +15,10 @@
   const fileSection = document.getElementById("file");
   const fileName = document.getElementById("file-name");
   let key = "";
+  // clientKey opens an end-to-end secret: the part after the dot in the
+  // fragment, never sent anywhere.
+  let clientKey = "";
+  const e2e = window.readonceE2E;
   // A revealed file: its bytes stay in this variable, for the Download
   // button, and are never put into the page.
   let file = null;
@@ -47,18 +51,33 @@
     unlockButton.disabled = false;
     say("");
     const raw = location.hash.slice(1);
+    let fragment = "";
     try {
-      key = decodeURIComponent(raw);
+      fragment = decodeURIComponent(raw);
     } catch (e) { // a damaged %-escape
-      key = "";
+      fragment = "";
     }
     if (raw === "" && history.state && history.state.readonce === "shown") {
       say("This secret has already been read: it was shown once, on this page, and is destroyed now. Reloading cannot bring it back.", "error");
       return;
     }
-    if (!/^[A-Za-z0-9_-]{43}$/.test(key)) {
+    // The access key, and for an end-to-end secret ".key": both checked
+    // before anything is asked of the server, so a damaged link consumes
+    // nothing.
+    const parts = /^([A-Za-z0-9_-]{43})(?:\.([A-Za-z0-9_-]{43}))?$/.exec(fragment);
+    key = parts ? parts[1] : "";
+    clientKey = parts && parts[2] ? parts[2] : "";
+    if (!parts || (clientKey && !e2e.validKey(clientKey))) {
       key = "";
-      say("This link is incomplete: the part after # is missing or damaged. Ask the sender for the whole link.", "error");
+      clientKey = "";
+      say("This link is incomplete: the part after # is missing or damaged. Nothing was revealed. Ask the sender for the whole link.", "error");
+      return;
+    }
+    if (clientKey && !e2e.available) {
+      key = "";
+      clientKey = "";
+      say("This secret was encrypted in the sender's browser, and this browser cannot decrypt it here: the page is not served over HTTPS. " +
+        "Nothing was revealed. Open the link over HTTPS, or with the readonce command-line tool.", "error");
       return;
     }
     ready.hidden = false;
@@ -98,16 +117,13 @@
       ready.hidden = true;
       passphrase.value = "";
       say("");
-      if (typeof body.content_base64 === "string") {
-        file = { bytes: bytesOf(body.content_base64), name: typeof body.filename === "string" ? body.filename : "" };
-        fileName.textContent = (file.name || "A file without a name") + " — " + file.bytes.length + " bytes";
-        fileSection.hidden = false;
-        document.getElementById("file-title").focus();
+      if (body.media_type === e2e.mediaType && typeof body.content_base64 === "string" && body.filename === null) {
+        await decrypted(bytesOf(body.content_base64), clientKey);
         return;
       }
-      content.value = body.content;
-      secret.hidden = false;
-      document.getElementById("secret-title").focus();
+      show(typeof body.content_base64 === "string" ?
+        { file: { bytes: bytesOf(body.content_base64), name: typeof body.filename === "string" ? body.filename : "" } } :
+        { text: body.content });
       return;
     }
     if (response.status === 404 && body.detail === "Not Found") {
@@ -145,6 +161,36 @@
     }
     // 503: nothing was shown or counted; the key stays for another try.
     say("The server is busy. Nothing was shown; wait a moment and try again.", "error");
+  }
+
+  // decrypted shows an end-to-end secret the server just gave up, opened
+  // with the link's key. It is destroyed on the server either way, and a
+  // failure says so.
+  async function decrypted(ciphertext, withKey) {
+    const opened = withKey ? await e2e.decrypt(withKey, ciphertext) : null;
+    ciphertext.fill(0);
+    if (!opened) {
+      say((withKey ? "This secret could not be decrypted: the key in the link is wrong, or the data was altered. " :
+        "This secret was encrypted in the sender's browser, and this link lacks its key (the part after the dot). ") +
+        "It was revealed, so it is destroyed on the server now. Ask the sender to share it again.", "error");
+      return;
+    }
+    show(opened);
+  }
+
+  // show puts a revealed secret on the page: a text in the box, a file
+  // behind the Download button (its bytes are never put into the page).
+  function show(revealed) {
+    if (revealed.file) {
+      file = { bytes: revealed.file.bytes, name: revealed.file.name };
+      fileName.textContent = (file.name || "A file without a name") + " — " + file.bytes.length + " bytes";
+      fileSection.hidden = false;
+      document.getElementById("file-title").focus();
+      return;
+    }
+    content.value = revealed.text;
+    secret.hidden = false;
+    document.getElementById("secret-title").focus();
   }
 
   unlock.addEventListener("submit", async function (event) {
