@@ -452,6 +452,7 @@ func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *pro
 	return server.Config{
 		PublicURL:             c.PublicURL,
 		MaxContentBytes:       c.MaxContentBytes,
+		MaxFileBytes:          c.MaxFileBytes,
 		DefaultTTLHours:       c.DefaultTTLHours,
 		MaxTTLHours:           c.MaxTTLHours,
 		ReceiptRetention:      time.Duration(c.ReceiptRetentionHours) * time.Hour,
