@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/readonce/readonce/cache"
+	"github.com/readonce/readonce/internal/cli"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -18,12 +22,25 @@ var version = "dev"
 
 const usage = `usage: readonce [command]
 
+The server:
   serve                   run the HTTP API (the default)
   token --subject NAME    print a creator token (JWT) valid for ACCESS_TOKEN_EXPIRE_MINUTES
   healthcheck             probe /health of the server on PORT; exit 0 if healthy (for HEALTHCHECK)
   version                 print the version
 
-Configuration comes from the environment; see README.md.`
+A client of a readonce server (READONCE_URL, READONCE_TOKEN):
+  send [--file F] [--ttl 15m] [--passphrase-file F] [--receipt] [--json] [--server-sealed]
+                          share stdin or a file; print its one-time link (end-to-end: the server
+                          never sees the secret, the key is only in the link)
+  get URL|KEY [-o FILE [--force]] [--passphrase-file F] [--json]
+                          reveal (and so destroy) a secret; -o writes it 0600, never over a file
+  status RECEIPT [--json] whether a secret was opened, by its receipt link or token
+  burn URL|RECEIPT [--json]
+                          destroy a secret unread, by its share link or its receipt
+  (each also takes --server URL; exit codes: 0 ok, 1 failed, 2 usage, 3 not found — it may
+  have been intercepted —, 4 unavailable, try again, 5 not authorized, 6 passphrase)
+
+Server configuration comes from the environment; see README.md.`
 
 // run is the whole program: tests call it as main would.
 func run(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
@@ -41,6 +58,12 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
+	case "send", "get", "status", "burn":
+		return cli.Run(ctx, cmd, rest, env, cli.IO{
+			Stdin: os.Stdin, Stdout: stdout, Stderr: stderr,
+			IsTerminal:   func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+			ReadPassword: func() ([]byte, error) { return term.ReadPassword(int(os.Stdin.Fd())) },
+		})
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
