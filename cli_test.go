@@ -19,7 +19,7 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/readonce/readonce/client"
+	roclient "github.com/readonce/readonce/client"
 )
 
 // The command line, tested as people and pipelines run it: the real
@@ -149,7 +149,7 @@ type secrets struct {
 func (s *secrets) link(t *testing.T, link string) string {
 	t.Helper()
 	link = strings.TrimSpace(link)
-	key, clientKey, err := client.ParseLink(link)
+	key, clientKey, err := roclient.ParseLink(link)
 	if err != nil {
 		t.Fatalf("not a link: %v", err)
 	}
@@ -209,7 +209,7 @@ func TestCLISendGet(t *testing.T) {
 	if strings.Contains(link[len(base):], ".") {
 		t.Fatalf("--server-sealed printed an end-to-end link %q", link)
 	}
-	key, _ := client.KeyOf(link)
+	key, _ := roclient.KeyOf(link)
 	resp, err := http.Get(base + "/api/v1/secrets/" + key)
 	if err != nil {
 		t.Fatal(err)
@@ -247,8 +247,8 @@ func TestCLISendGet(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &revealed); err != nil || revealed.Content != "as json" || revealed.CreatedAt == "" {
 		t.Errorf("get --json: %q %v", out, err)
 	}
-	api, _ := client.New(base, nil, "")
-	made, err := api.Create(t.Context(), "made by the Go client", client.CreateOptions{EndToEnd: true})
+	api, _ := roclient.New(base, nil, "")
+	made, err := api.Create(t.Context(), "made by the Go client", roclient.CreateOptions{EndToEnd: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestCLIUsageAndFailures(t *testing.T) {
 	// A closed port: unavailable, and no key in the message.
 	dead := []string{"READONCE_URL=http://127.0.0.1:1"}
 	link = s.link(t, s.run(t, withToken, []byte("kept"), "send").stdout)
-	key, _ := client.KeyOf(link)
+	key, _ := roclient.KeyOf(link)
 	s.run(t, dead, nil, "get", key).want(t, "get from a closed port", 4, "could not be reached", "try again")
 	s.run(t, dead, []byte("x"), "send").want(t, "send to a closed port", 4)
 	s.run(t, dead, nil, "status", strings.Repeat("B", 43)).want(t, "status from a closed port", 4)
