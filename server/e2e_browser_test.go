@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/readonce/readonce/client"
@@ -293,4 +294,44 @@ func postCiphertext(t *testing.T, base string, ct []byte) string {
 		t.Fatalf("create: %d %v", resp.StatusCode, err)
 	}
 	return created.ShareURL
+}
+
+// Without WebCrypto (a page served over plain http to another host) the
+// create page lets the server seal and says so, and the share page
+// refuses an end-to-end link it could not decrypt, consuming nothing.
+func TestIntegrationEndToEndWithoutWebCrypto(t *testing.T) {
+	be := miniBackend(t)
+	base := serveTCPOn(t, server.Config{}, be)
+	b := browsertest.Start(t)
+	pc := pageChecks{t, b}
+	b.Do("open a tab", chromedp.Navigate("about:blank"))
+	// What a browser reports on http://10.0.0.5:8000 and the like.
+	if _, err := chromedp.Call(b.Ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `Object.defineProperty(window, "isSecureContext", { get: () => false })`}); err != nil {
+		t.Fatal(err)
+	}
+	b.Do("create without WebCrypto", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")),
+		chromedp.SendKeys(chromedp.CSS("#content"), "sealed by the server"), chromedp.Click(chromedp.CSS("#create")),
+		chromedp.WaitVisible(chromedp.CSS("#sealed-note")))
+	share, _ := chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#share-url")))
+	if _, ck, err := client.ParseLink(share); err != nil || ck != "" {
+		t.Fatalf("without WebCrypto the page made %q (%v), want a server-sealed link", share, err)
+	}
+	pc.audit("create page: sealed by the server")
+
+	api, _ := client.New(base, nil, "")
+	made, err := api.Create(context.Background(), "end-to-end", client.CreateOptions{EndToEnd: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Do("open an end-to-end link", chromedp.Navigate("about:blank"), chromedp.Navigate(made.ShareURL), chromedp.WaitReady(chromedp.CSS("#status")))
+	pc.waitText("an end-to-end link without WebCrypto", "status", "cannot decrypt it here")
+	pc.waitText("an end-to-end link without WebCrypto", "status", "Nothing was revealed")
+	if pc.eval(`String(document.getElementById("ready").hidden)`) != "true" {
+		t.Error("the page offers to reveal a secret it cannot decrypt")
+	}
+	pc.audit("share page: cannot decrypt here")
+	if got, err := api.Reveal(context.Background(), made.ShareURL); err != nil || got.Text != "end-to-end" {
+		t.Errorf("the secret did not survive the page: %v", err)
+	}
 }
