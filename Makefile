@@ -32,9 +32,10 @@ axe: ## Install axe-core (pinned in internal/browsertest/axe/package-lock.json) 
 test-integration: axe ## Store and HTTP suites on a real redis-server, browser tests in Chromium (Debian packages) with a WCAG audit
 	$(GO) test -race -count=1 -tags integration -run Integration ./...
 
-fuzz: ## Fuzz the request decoder and envelope opening for 30s each
+fuzz: ## Fuzz the request decoder, envelope opening and end-to-end decryption for 30s each
 	$(GO) test ./server -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s
 	$(GO) test ./seal -run '^$$' -fuzz FuzzOpen -fuzztime 30s
+	$(GO) test ./client -run '^$$' -fuzz FuzzDecryptEndToEnd -fuzztime 30s
 
 bench: ## Load-test readonce against bench/baseline and bench/floor on a real redis-server (a few minutes)
 	bench/run.sh

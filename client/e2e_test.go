@@ -260,3 +260,32 @@ func writeVectorFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzDecryptEndToEnd: any bytes and key either open or fail with a
+// DecryptError, never panic; seeds are the vectors.
+func FuzzDecryptEndToEnd(f *testing.F) {
+	raw, err := os.ReadFile(vectorsFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var vs e2eVectors
+	json.Unmarshal(raw, &vs)
+	for _, v := range vs.Vectors {
+		ct, _ := base64.StdEncoding.DecodeString(v.Ciphertext)
+		f.Add(v.Key, ct)
+	}
+	for _, n := range vs.Negative {
+		ct, _ := base64.StdEncoding.DecodeString(n.Ciphertext)
+		f.Add(n.Key, ct)
+	}
+	f.Fuzz(func(t *testing.T, key string, ct []byte) {
+		s, err := DecryptEndToEnd(key, ct)
+		var de *DecryptError
+		if err != nil && !errors.As(err, &de) {
+			t.Fatalf("a failure that is not a DecryptError: %v", err)
+		}
+		if err == nil && (s == nil || s.File != nil && s.Text != "") {
+			t.Fatalf("opened to %+v", s)
+		}
+	})
+}

@@ -69,3 +69,25 @@ func ExampleClient_CreateFile() {
 	// prod.env: "DB_PASSWORD=s3cr3t\n"
 	// revealed
 }
+
+// End-to-end: the server stores only ciphertext, and the share link's
+// fragment carries the key. The link opens here, in the share page and
+// with `readonce get`; without its key part it cannot be decrypted.
+func ExampleCreateOptions_endToEnd() {
+	c, _ := client.New(exampleServer(), nil, "")
+	ctx := context.Background()
+	created, _ := c.Create(ctx, "never seen by the server", client.CreateOptions{EndToEnd: true})
+	_, clientKey, _ := client.ParseLink(created.ShareURL)
+	fmt.Println(created.EndToEnd, len(clientKey))
+	secret, _ := c.Reveal(ctx, created.ShareURL)
+	fmt.Println(secret.Text)
+
+	created, _ = c.Create(ctx, "lost with its key", client.CreateOptions{EndToEnd: true})
+	_, err := c.Reveal(ctx, created.AccessKey) // the key part left out
+	var undecryptable *client.DecryptError
+	fmt.Println(errors.As(err, &undecryptable), undecryptable.MissingKey)
+	// Output:
+	// true 43
+	// never seen by the server
+	// true true
+}
