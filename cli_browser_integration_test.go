@@ -3,7 +3,7 @@
 package main
 
 import (
-	"encoding/base64"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,12 +78,9 @@ func TestIntegrationLinksBetweenPageAndCLI(t *testing.T) {
 	if got := eval(`document.getElementById("file-name").textContent`); got != "release.key — 300 bytes" {
 		t.Errorf("the page named the CLI's file %q", got)
 	}
-	eval(`(() => { window.__downloaded = null; const create = URL.createObjectURL;
-		URL.createObjectURL = function (blob) { const r = new FileReader();
-			r.onload = () => { window.__downloaded = r.result.split(",")[1]; }; r.readAsDataURL(blob); return create(blob) };
-		return "hooked" })()`)
+	b.HookDownloads()
 	b.Do("download", chromedp.Click(chromedp.CSS("#download")))
-	if got, err := chromedp.Run(b.Ctx, chromedp.Poll[string](`window.__downloaded`)); err != nil || got != base64.StdEncoding.EncodeToString(data) {
+	if _, got, err := b.Downloaded(); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("the download of the CLI's file held other bytes (%v)", err)
 	}
 	for _, p := range b.Problems() {

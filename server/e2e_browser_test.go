@@ -197,13 +197,10 @@ func TestIntegrationEndToEndInBrowser(t *testing.T) {
 	reveal("a binary file", share, "#download")
 	waitText("the revealed file", "file-name", "sealed name ✓.bin — 512 bytes")
 	audit("share page: an end-to-end file")
-	eval(`(() => { window.__downloaded = null; const create = URL.createObjectURL;
-		URL.createObjectURL = function (blob) { const r = new FileReader();
-			r.onload = () => { window.__downloaded = r.result.split(",")[1]; }; r.readAsDataURL(blob); return create(blob) };
-		return "hooked" })()`)
+	b.HookDownloads()
 	b.Do("download", chromedp.Click(chromedp.CSS("#download")))
-	if got, err := chromedp.Run(b.Ctx, chromedp.Poll[string](`window.__downloaded`)); err != nil || got != base64.StdEncoding.EncodeToString(binary) {
-		t.Errorf("the download held other bytes (%v)", err)
+	if mediaType, got, err := b.Downloaded(); err != nil || !bytes.Equal(got, binary) || mediaType != "application/octet-stream" {
+		t.Errorf("the download held other bytes, or as %q (%v)", mediaType, err)
 	}
 
 	// Failures, each saying whether the secret is gone.

@@ -76,20 +76,15 @@ func TestIntegrationFilesInBrowser(t *testing.T) {
 	}
 
 	// The share page: the picked file downloads with its exact bytes.
-	captureDownload := `(() => { window.__downloaded = null; const create = URL.createObjectURL;
-		URL.createObjectURL = function (blob) { const r = new FileReader();
-			r.onload = () => { window.__downloaded = blob.type + " " + r.result.split(",")[1]; }; r.readAsDataURL(blob); return create(blob) };
-		return "hooked" })()`
 	b.Do("open the file's link", chromedp.Navigate("about:blank"), chromedp.Navigate(share), chromedp.WaitVisible(chromedp.CSS("#reveal")),
 		chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#download")))
 	waitText("the revealed file", "file-name", "kube config.yaml")
 	audit("share page offering a download")
-	eval(captureDownload)
+	b.HookDownloads()
 	b.Do("download", chromedp.Click(chromedp.CSS("#download")))
 	waitText("the download", "status", "Downloaded kube config.yaml")
-	got, err := chromedp.Run(b.Ctx, chromedp.Poll[string](`window.__downloaded`))
-	if err != nil || got != "application/octet-stream "+base64.StdEncoding.EncodeToString(kube) {
-		t.Errorf("the download held %q (%v), want the file's bytes as an octet-stream", got, err)
+	if mediaType, got, err := b.Downloaded(); err != nil || !bytes.Equal(got, kube) || mediaType != "application/octet-stream" {
+		t.Errorf("the download held %q as %q (%v), want the file's bytes as an octet-stream", got, mediaType, err)
 	}
 
 	// Hostile files: offered, never rendered, never run.
@@ -109,7 +104,7 @@ func TestIntegrationFilesInBrowser(t *testing.T) {
 		resp.Body.Close()
 		b.Do("open "+f.name, chromedp.Navigate("about:blank"), chromedp.Navigate(created.ShareURL), chromedp.WaitVisible(chromedp.CSS("#reveal")),
 			chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#download")))
-		eval(captureDownload)
+		b.HookDownloads()
 		b.Do("download "+f.name, chromedp.Click(chromedp.CSS("#download")))
 		waitText("download "+f.name, "status", "Downloaded "+f.name)
 		state := eval(`JSON.stringify([String(window.__pwned), document.title, document.querySelectorAll("iframe, object, embed, img, svg, #pwned").length,
@@ -117,8 +112,8 @@ func TestIntegrationFilesInBrowser(t *testing.T) {
 		if want := `["undefined","readonce — a secret for you",0,"",false]`; state != want {
 			t.Errorf("%s on the share page: %s, want %s (nothing run, rendered or shown)", f.name, state, want)
 		}
-		if got, _ := chromedp.Run(b.Ctx, chromedp.Poll[string](`window.__downloaded`)); !strings.HasPrefix(got, "application/octet-stream ") {
-			t.Errorf("%s downloaded as %q, want an octet-stream", f.name, got)
+		if mediaType, _, err := b.Downloaded(); err != nil || mediaType != "application/octet-stream" {
+			t.Errorf("%s downloaded as %q (%v), want an octet-stream", f.name, mediaType, err)
 		}
 	}
 	for _, p := range b.Problems() {

@@ -5,9 +5,11 @@ package browsertest
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,4 +123,28 @@ func (b *Browser) SavePNG(path string) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// HookDownloads makes the current page keep the next Blob it turns into an
+// object URL — how the share page downloads a file — for Downloaded.
+func (b *Browser) HookDownloads() {
+	b.t.Helper()
+	const hook = `(() => { window.__downloaded = null; const create = URL.createObjectURL;
+		URL.createObjectURL = function (blob) { const r = new FileReader();
+			r.onload = () => { window.__downloaded = blob.type + " " + r.result.split(",")[1]; }; r.readAsDataURL(blob); return create(blob) };
+		return "hooked" })()`
+	if _, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](hook)); err != nil {
+		b.t.Fatalf("hook downloads: %v", err)
+	}
+}
+
+// Downloaded waits for the Blob HookDownloads caught: its type and bytes.
+func (b *Browser) Downloaded() (mediaType string, data []byte, err error) {
+	got, err := chromedp.Run(b.Ctx, chromedp.Poll[string](`window.__downloaded`))
+	if err != nil {
+		return "", nil, err
+	}
+	mediaType, b64, _ := strings.Cut(got, " ")
+	data, err = base64.StdEncoding.DecodeString(b64)
+	return mediaType, data, err
 }
