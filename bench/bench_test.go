@@ -212,6 +212,15 @@ func TestRunnerPassphraseAndFlood(t *testing.T) {
 	if res.Violations > 0 || res.Ops["file trip"].Count < 6 || len(res.Errors) > 0 {
 		t.Errorf("file trips: %d violations %v, ops %v, errors %v", res.Violations, res.FirstBad, res.Ops, res.Errors)
 	}
+	e2e := &Profile{Name: "e2e", Mode: "e2e", VUs: 2, Requests: 20, Mix: map[string]float64{"e2e": 1}, PayloadSizes: []int{256}, TTLHours: 1}
+	if err := e2e.validate(); err != nil {
+		t.Fatal(err)
+	}
+	r = newRunner(e2e, base)
+	res = summarize(e2e, "readonce", time.Now(), time.Second, r.closedLoop(context.Background()), r)
+	if res.Violations > 0 || res.Ops["e2e trip"].Count < 20 || len(res.Errors) > 0 {
+		t.Errorf("end-to-end pairs: %d violations %v, ops %v, errors %v", res.Violations, res.FirstBad, res.Ops, res.Errors)
+	}
 	r = newRunner(flood, base)
 	r.flooded = true
 	res = summarize(flood, "readonce flooded", time.Now(), time.Second, r.closedLoop(context.Background()), r)

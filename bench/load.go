@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/readonce/readonce/client"
 )
 
 // entry is a secret the harness created and may reveal later.
@@ -265,6 +267,8 @@ func (r *runner) operate(rng rnd, s *stats, start time.Time) {
 		r.passphraseTrip(rng, s, start)
 	case "file":
 		r.fileTrip(rng, s, start)
+	case "e2e":
+		r.e2eTrip(rng, s, start)
 	case "hostile422":
 		r.hostile(s, start)
 	case "unknown":
@@ -404,6 +408,45 @@ func (r *runner) fileTrip(rng rnd, s *stats, start time.Time) {
 		r.violation("a download answered %d with %d bytes (want %d) as %q", resp.StatusCode(), len(resp.Body()), len(data), resp.Header.ContentType())
 	}
 	s.observe("file trip", time.Since(start))
+}
+
+// e2eTrip is a pair as the create page and `readonce send` make it: the
+// harness encrypts (its CPU, not the server's), posts the ciphertext,
+// reveals it and decrypts it with the link's key.
+func (r *runner) e2eTrip(rng rnd, s *stats, start time.Time) {
+	content := r.content(rng)
+	ct, key, err := client.EncryptEndToEnd(client.Secret{Text: string(content)})
+	if err != nil {
+		r.violation("encrypting: %v", err)
+		return
+	}
+	body := make([]byte, 0, base64.StdEncoding.EncodedLen(len(ct))+96)
+	body = append(body, `{"content_base64":"`...)
+	body = base64.StdEncoding.AppendEncode(body, ct)
+	body = append(body, `","media_type":"`+client.EndToEndMediaType+`","ttl_hours":`...)
+	body = strconv.AppendInt(body, int64(r.p.TTLHours), 10)
+	body = append(body, '}')
+	status, answer, err := r.post("/api/v1/secrets/", body)
+	s.record("create e2e", start, status, err)
+	if err != nil || status != 201 {
+		return
+	}
+	at := time.Now()
+	status, answer, err = r.get("/api/v1/secrets/" + field(answer, `"access_key":"`))
+	s.record("reveal e2e", at, status, err)
+	if err != nil || status != 200 {
+		if status == 404 {
+			r.violation("an end-to-end secret created moments ago was not found on its first reveal")
+		}
+		return
+	}
+	sealed, err := base64.StdEncoding.DecodeString(field(answer, `"content_base64":"`))
+	got, derr := client.DecryptEndToEnd(key, sealed)
+	if err != nil || derr != nil || got.Text != string(content) {
+		r.violation("an end-to-end reveal did not decrypt to its secret (%v, %v)", err, derr)
+		return
+	}
+	s.observe("e2e trip", time.Since(start))
 }
 
 // createProtected creates one secret with a passphrase ([a-z0-9-]: nothing

@@ -80,7 +80,9 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 // the right one (200): three Argon2id runs.
 // file: create a file (content_base64 of a payload size), download it
 // (Accept: application/octet-stream), compare the bytes.
-var operations = []string{"create", "reveal", "pair", "unknown", "hostile422", "receipt", "passphrase", "file"}
+// e2e: a pair as the page and the CLI make it — the harness encrypts
+// (client.EncryptEndToEnd), posts the ciphertext, reveals it and decrypts.
+var operations = []string{"create", "reveal", "pair", "unknown", "hostile422", "receipt", "passphrase", "file", "e2e"}
 
 func loadProfile(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)
@@ -114,9 +116,9 @@ func (p *Profile) totalDuration() time.Duration {
 func (p *Profile) validate() error {
 	var errs []error
 	switch p.Mode {
-	case "create", "reveal", "pair", "mixed", "spike", "hostile", "receipts", "passphrase", "files":
+	case "create", "reveal", "pair", "mixed", "spike", "hostile", "receipts", "passphrase", "files", "e2e":
 	default:
-		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike, hostile, receipts, passphrase or files", p.Mode))
+		errs = append(errs, fmt.Errorf("mode %q: want create, reveal, pair, mixed, spike, hostile, receipts, passphrase, files or e2e", p.Mode))
 	}
 	if p.Flood != nil && (p.Flood.VUs < 1 || p.openLoop()) {
 		errs = append(errs, errors.New("flood: a closed-loop profile and at least one flooding user"))

@@ -126,7 +126,7 @@ func summarize(p *Profile, target string, started time.Time, took time.Duration,
 	every := hdrhistogram.New(1, 60_000_000, 3)
 	for op, h := range total.hist {
 		res.Ops[op] = opResult(h, secs)
-		if op != "pair" && op != "passphrase trip" && op != "file trip" && !strings.HasPrefix(op, "flood") { // trips are requests already counted; the flood is not the profile's
+		if op != "pair" && !strings.HasSuffix(op, " trip") && !strings.HasPrefix(op, "flood") { // a pair or trip is requests already counted; the flood is not the profile's
 			every.Merge(h)
 		}
 	}
