@@ -147,6 +147,10 @@ func TestRunnerChecksReceipts(t *testing.T) {
 		if res.Ops["receipt"].Count == 0 {
 			t.Errorf("server %q: no receipt was read", c.broken)
 		}
+		// A trip is three requests, not four: the trip itself is no request.
+		if trips := res.Ops["receipt trip"].Count; c.broken == "" && res.Requests != 3*trips {
+			t.Errorf("%d requests for %d receipt trips, want 3 a trip", res.Requests, trips)
+		}
 	}
 }
 
