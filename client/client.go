@@ -387,6 +387,9 @@ func (c *Client) do(ctx context.Context, method, path string, payload []byte, re
 	}
 }
 
+// expectContinueOver is the body size past which a request asks first.
+const expectContinueOver = 64 << 10
+
 type transportError struct{ err error }
 
 func (e *transportError) Error() string { return e.err.Error() }
@@ -421,6 +424,11 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	}
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if len(payload) > expectContinueOver {
+		// Ask before sending a file: a server that would refuse it says so
+		// first, rather than closing while the body is still being written.
+		req.Header.Set("Expect", "100-continue")
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.token != "" && method == http.MethodPost && path == "/api/v1/secrets/" {

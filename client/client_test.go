@@ -209,3 +209,20 @@ func TestKeyOf(t *testing.T) {
 		}
 	}
 }
+
+// A file over the server's limit is a 413 (an APIError), every time — not
+// a broken pipe from the close that follows a refused body: the client
+// asks first (Expect: 100-continue) and the server refuses before the
+// body is sent.
+func TestTooLargeIsAnAnswer(t *testing.T) {
+	c := newClient(t, startServer(t, nil))
+	c.Retries = 0
+	big := bytes.Repeat([]byte{7}, 3<<20)
+	for i := range 20 {
+		_, err := c.CreateFile(context.Background(), client.File{Data: big}, client.CreateOptions{EndToEnd: i%2 == 0})
+		var api *client.APIError
+		if !errors.As(err, &api) || api.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("attempt %d: %v, want a 413", i, err)
+		}
+	}
+}

@@ -163,8 +163,23 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
 		Logger:                fasthttpLogger{s.log},
+		// A client that asks first (Expect: 100-continue: curl past 1 MiB,
+		// package client past 64 KiB) hears of a body too large before it
+		// sends it. Without asking it learns from a 413 and a close while
+		// still writing, and often sees only the broken pipe.
+		ExpectHandler: s.expectBody,
 	}
 	return s, nil
+}
+
+// expectBody answers Expect: 100-continue: go on, or 413 (which fasthttp
+// sends without a body: the handler never runs).
+func (s *Server) expectBody(ctx *fasthttp.RequestCtx) int {
+	if ctx.Request.Header.ContentLength() > s.http.MaxRequestBodySize {
+		s.log.Info("request", "route", "", "status", fasthttp.StatusRequestEntityTooLarge, "error", "body too large, refused before it was sent")
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	return fasthttp.StatusContinue
 }
 
 // nilIfNoRegistry avoids the typed-nil trap of a nil *Registry in an
