@@ -20,6 +20,7 @@ import (
 	"github.com/creack/pty"
 
 	roclient "github.com/readonce/readonce/client"
+	"github.com/readonce/readonce/internal/apitest"
 )
 
 // The command line, tested as people and pipelines run it: the real
@@ -86,16 +87,14 @@ func cliServer(t *testing.T, env ...string) string {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if resp, err := http.Get(base + "/health"); err == nil {
+	apitest.WaitFor(t, 15*time.Second, "readonce serve to answer /health", func() bool {
+		resp, err := http.Get(base + "/health")
+		if err == nil {
 			resp.Body.Close()
-			return base
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readonce serve did not come up:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
+	return base
 }
 
 // ran is one run of the binary.
@@ -545,7 +544,9 @@ func TestCLIPassphrasePrompt(t *testing.T) {
 	tty.Close()
 	var mu sync.Mutex
 	var screen bytes.Buffer
+	closed := make(chan struct{}) // the terminal's last output read: every writer is gone
 	go func() {
+		defer close(closed)
 		buf := make([]byte, 1024)
 		for {
 			n, err := ptmx.Read(buf)
@@ -558,12 +559,9 @@ func TestCLIPassphrasePrompt(t *testing.T) {
 		}
 	}()
 	shown := func() string { mu.Lock(); defer mu.Unlock(); return screen.String() }
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(shown(), "Passphrase (5 attempts left): "); {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("no prompt; the terminal shows %q", shown())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !apitest.Eventually(10*time.Second, func() bool { return strings.Contains(shown(), "Passphrase (5 attempts left): ") }) {
+		cmd.Process.Kill()
+		t.Fatalf("no prompt; the terminal shows %q", shown())
 	}
 	ptmx.Write([]byte("correct horse\n"))
 	if err := cmd.Wait(); err != nil {
@@ -572,7 +570,11 @@ func TestCLIPassphrasePrompt(t *testing.T) {
 	if stdout.String() != "asked for at a terminal" {
 		t.Errorf("revealed %q", stdout.String())
 	}
-	time.Sleep(50 * time.Millisecond) // the last of the terminal's output
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the terminal never closed")
+	}
 	if strings.Contains(shown(), "horse") {
 		t.Errorf("the terminal echoed the passphrase: %q", shown())
 	}
