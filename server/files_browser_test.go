@@ -71,6 +71,18 @@ func TestIntegrationFilesInBrowser(t *testing.T) {
 		document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true})); return "ok" })()`)
 	waitText("a dropped file", "file-info", "dropped.env (10 bytes)")
 	b.Do("remove it", chromedp.Click(chromedp.CSS("#clear-file")))
+
+	// A name over 255 bytes (no disk holds one; a drop can): refused in the
+	// page, nothing sent.
+	eval(`(() => { const dt = new DataTransfer(); dt.items.add(new File(["x"], "é".repeat(150) + ".txt", {type: "text/plain"}));
+		document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true})); return "ok" })()`)
+	waitText("a file name too long", "file-info", "name is too long")
+	b.Do("try to create it", chromedp.Click(chromedp.CSS("#create")))
+	waitText("a file name too long", "status", "cannot be shared: its name is too long")
+	if got := be.dbsize(t); got > keys {
+		t.Errorf("%d more keys after a refused file name: the page uploaded it", got-keys)
+	}
+	b.Do("remove it", chromedp.Click(chromedp.CSS("#clear-file")))
 	if eval(`String(document.getElementById("file-info").hidden) + document.getElementById("content").disabled`) != "truefalse" {
 		t.Error("removing the file did not bring the text area back")
 	}

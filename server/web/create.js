@@ -32,6 +32,20 @@
   // says so.
   const e2e = window.readonceE2E;
 
+  // fileProblem says what keeps f from being shared, or "".
+  function fileProblem(f) {
+    if (new TextEncoder().encode(f.name).length > 255) {
+      return "its name is too long: at most 255 bytes. Rename it and choose it again";
+    }
+    if (maxFileBytes > 0 && sentSize(f) > maxFileBytes) {
+      return "too large: at most " + sizeText(maxPlainFile(f)) + (e2e.available ? " (" + sizeText(maxFileBytes) + " once encrypted)" : "");
+    }
+    if (f.size === 0) {
+      return "it is empty";
+    }
+    return "";
+  }
+
   // sentSize is what a file will weigh on the server: its ciphertext,
   // padding included, when the page encrypts it.
   function sentSize(f) {
@@ -66,8 +80,8 @@
     clearFile.hidden = !f;
     content.disabled = !!f;
     if (f) {
-      fileInfo.textContent = "Sharing the file " + f.name + " (" + sizeText(f.size) + ")" +
-        (maxFileBytes > 0 && sentSize(f) > maxFileBytes ? ": too large, at most " + sizeText(maxPlainFile(f)) + "." : ".");
+      const problem = fileProblem(f);
+      fileInfo.textContent = "Sharing the file " + f.name + " (" + sizeText(f.size) + ")" + (problem ? ": " + problem + "." : ".");
     }
   }
 
@@ -111,18 +125,8 @@
     event.preventDefault();
     const text = content.value;
     const file = chosenFile();
-    if (file && maxFileBytes > 0 && sentSize(file) > maxFileBytes) {
-      say("That file is too large: at most " + sizeText(maxFileBytes) + " once encrypted (" + sizeText(maxPlainFile(file)) + " for this file).", "error");
-      fileInput.focus();
-      return;
-    }
-    if (file && new TextEncoder().encode(file.name).length > 255) {
-      say("That file's name is too long: at most 255 bytes. Rename it and choose it again.", "error");
-      fileInput.focus();
-      return;
-    }
-    if (file && file.size === 0) {
-      say("That file is empty.", "error");
+    if (file && fileProblem(file)) {
+      say("That file cannot be shared: " + fileProblem(file) + ".", "error");
       fileInput.focus();
       return;
     }
