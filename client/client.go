@@ -109,7 +109,9 @@ type APIError struct {
 
 func (e *APIError) Error() string { return fmt.Sprintf("readonce: refused (%d): %s", e.Status, e.Body) }
 
-// File is a file to share, or one revealed.
+// File is a file to share, or one revealed. A revealed end-to-end file's
+// Name is the sender's, checked by no server (it never saw it): never use
+// it as a path as it is.
 type File struct {
 	Name      string // may be empty
 	MediaType string // empty: application/octet-stream

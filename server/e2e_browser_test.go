@@ -203,6 +203,22 @@ func TestIntegrationEndToEndInBrowser(t *testing.T) {
 		t.Errorf("the download held other bytes, or as %q (%v)", mediaType, err)
 	}
 
+	// A name the server would refuse, inside a ciphertext it cannot read:
+	// the create page refuses to send one, the share page defuses one.
+	b.Do("the create page", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")))
+	eval(`(() => { const dt = new DataTransfer(); dt.items.add(new File(["x"], "invoice\u202Efdp.exe", {type: "text/plain"}));
+		document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true})); return "ok" })()`)
+	waitText("a name with a direction override", "file-info", "direction override")
+	api, _ := client.New(base, nil, "")
+	made, err := api.CreateFile(context.Background(), client.File{Name: "invoice\u202Efdp.exe", Data: []byte("MZ")}, client.CreateOptions{EndToEnd: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reveal("a file whose name spoofs its type", made.ShareURL, "#download")
+	if got := eval(`document.getElementById("file-name").textContent`); got != "invoice_fdp.exe — 2 bytes" {
+		t.Errorf("the share page named it %q, want the override replaced", got)
+	}
+
 	// Failures, each saying whether the secret is gone.
 	_, otherKey, _ := client.EncryptEndToEnd(client.Secret{Text: "another"})
 	share = create("a secret to open with the wrong key", chromedp.SendKeys(chromedp.CSS("#content"), "wrong key target"))

@@ -37,6 +37,9 @@
     if (new TextEncoder().encode(f.name).length > 255) {
       return "its name is too long: at most 255 bytes. Rename it and choose it again";
     }
+    if (e2e.nameProblem(f.name)) {
+      return e2e.nameProblem(f.name) + ". Rename it and choose it again";
+    }
     if (maxFileBytes > 0 && sentSize(f) > maxFileBytes) {
       return "too large: at most " + sizeText(maxPlainFile(f)) + (e2e.available ? " (" + sizeText(maxFileBytes) + " once encrypted)" : "");
     }

@@ -197,8 +197,32 @@ window.readonceE2E = (function () {
     return parseBody(plain);
   }
 
+  // unsafeInName is what the server refuses in a file name it seals
+  // (server/decode.go): path separators, control characters, and the
+  // bidirectional overrides that make "txt.exe" read as "exe.txt". Inside
+  // the ciphertext the server cannot check, so the pages do: the create
+  // page refuses such a name, the share page replaces the characters.
+  const unsafeInName = /[\/\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+  function nameProblem(name) {
+    if (name === "." || name === "..") {
+      return "it is named . or ..";
+    }
+    if (new RegExp(unsafeInName.source).test(name)) {
+      return "its name holds a slash, a control character or a direction override";
+    }
+    return "";
+  }
+
+  function safeName(name) {
+    const cleaned = name.replace(unsafeInName, "_");
+    return cleaned === "." || cleaned === ".." ? "_" : cleaned;
+  }
+
   return {
     available: available,
+    nameProblem: nameProblem,
+    safeName: safeName,
     mediaType: mediaType,
     validKey: function (s) { return decodeKey(s) !== null; },
     ciphertextLength: ciphertextLength,

@@ -175,6 +175,9 @@
         "It was revealed, so it is destroyed on the server now. Ask the sender to share it again.", "error");
       return;
     }
+    if (opened.file) {
+      opened.file.name = e2e.safeName(opened.file.name); // the server could not check a name it never saw
+    }
     show(opened);
   }
 
