@@ -35,7 +35,7 @@ test-integration: axe ## Store and HTTP suites on a real redis-server, browser t
 fuzz: ## Fuzz the request decoder, envelope opening and end-to-end decryption for 30s each
 	$(GO) test ./server -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s
 	$(GO) test ./seal -run '^$$' -fuzz FuzzOpen -fuzztime 30s
-	$(GO) test ./client -run '^$$' -fuzz FuzzDecryptEndToEnd -fuzztime 30s
+	$(GO) test ./client/e2e -run '^$$' -fuzz FuzzDecrypt -fuzztime 30s
 
 bench: ## Load-test readonce against bench/baseline and bench/floor on a real redis-server (a few minutes)
 	bench/run.sh

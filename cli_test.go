@@ -262,7 +262,7 @@ func TestCLISendGet(t *testing.T) {
 }
 
 func TestCLIFiles(t *testing.T) {
-	base := cliServer(t, "MAX_FILE_BYTES=2097152")
+	base := cliServer(t) // MAX_FILE_BYTES 1 MiB: a 1 MiB file fits end-to-end, padding and all
 	env := []string{"READONCE_URL=" + base}
 	s := &secrets{}
 	defer s.check(t)
@@ -320,9 +320,14 @@ func TestCLIFiles(t *testing.T) {
 		t.Error("a file to stdout differs")
 	}
 
-	// Too large for the server (2 MiB of ciphertext at most).
+	// Too large: server-sealed one byte over MAX_FILE_BYTES; end-to-end,
+	// a ciphertext past what a MAX_FILE_BYTES file can become (the server
+	// sees padding buckets, not the file's size).
+	over := filepath.Join(dir, "over")
+	os.WriteFile(over, make([]byte, 1<<20+1), 0o600)
+	s.run(t, env, nil, "send", "--file", over, "--server-sealed").want(t, "send a file over the limit, server-sealed", 1, "too large")
 	big := filepath.Join(dir, "big")
-	os.WriteFile(big, make([]byte, 2<<20), 0o600)
+	os.WriteFile(big, make([]byte, 1<<20+64<<10), 0o600)
 	s.run(t, env, nil, "send", "--file", big).want(t, "send a file over the limit", 1, "too large", "MAX_FILE_BYTES", "nothing was stored")
 	s.run(t, env, nil, "send", "--file", filepath.Join(dir, "missing")).want(t, "send a missing file", 2)
 }

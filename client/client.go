@@ -11,8 +11,8 @@
 // connection error or a 503; a reveal or a burn never is, since the first
 // attempt may have consumed the secret.
 //
-// With CreateOptions.EndToEnd the client encrypts first (e2e.go has the
-// format, shared with the create page): the server stores ciphertext it
+// With CreateOptions.EndToEnd the client encrypts first (package e2e has
+// the format, shared with the create page): the server stores ciphertext it
 // cannot open, and the share link's fragment carries the key. Reveal
 // decrypts whatever link it is given, so links made by the page and by
 // this package open in either.
@@ -31,6 +31,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/readonce/readonce/client/e2e"
 )
 
 // Client talks to one readonce server.
@@ -356,9 +358,9 @@ func ParseLink(s string) (accessKey, clientKey string, err error) {
 	if i := strings.LastIndexAny(s, "#/"); i >= 0 {
 		s = s[i+1:]
 	}
-	accessKey, clientKey, e2e := strings.Cut(s, ".")
+	accessKey, clientKey, hasKey := strings.Cut(s, ".")
 	if len(accessKey) != 43 || strings.Trim(accessKey, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" ||
-		(e2e && !validLinkKey(clientKey)) {
+		(hasKey && !e2e.ValidKey(clientKey)) {
 		return "", "", errNotALink
 	}
 	return accessKey, clientKey, nil

@@ -49,6 +49,12 @@ func BodyLen(s Secret) (int, error) {
 	return paddedLen(n), nil
 }
 
+// MaxBodyLen is the padded body of the largest secret of contentLen
+// bytes: a file whose name and type are at their maximum.
+func MaxBodyLen(contentLen int) int {
+	return paddedLen(offBodyData + 2 + MaxFilenameBytes + MaxMediaTypeBytes + contentLen)
+}
+
 // PutBody writes s's body into dst, which is BodyLen(s) long and zeroed.
 func PutBody(dst []byte, s Secret) {
 	i := 1

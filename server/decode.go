@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/readonce/readonce/client/e2e"
 	"github.com/readonce/readonce/seal"
 )
 
@@ -68,6 +69,7 @@ func decodeCreate(body []byte, maxContent, maxFile, maxTTL int) (createRequest, 
 	var seenContent, seenFile, seenName, seenType, seenHours, seenSeconds, seenReceipt, seenPassphrase bool
 	var hours, seconds int
 	var tooLarge error
+	maxCiphertext := e2e.MaxLen(maxFile)
 	errs, more, err := decodeObject(body, func(name string, val jsontext.Value) *fieldError {
 		var fe *fieldError
 		switch {
@@ -80,7 +82,9 @@ func decodeCreate(body []byte, maxContent, maxFile, maxTTL int) (createRequest, 
 			seenFile = true
 			if !seenContent {
 				req.File = true
-				req.Content, fe, tooLarge = decodeBase64(val, name, maxFile)
+				// Up to an end-to-end ciphertext's bound for now: which it is
+				// shows in media_type, which may come later.
+				req.Content, fe, tooLarge = decodeBase64(val, name, maxCiphertext)
 			}
 		case name == "filename" && !seenName:
 			seenName = true
@@ -107,6 +111,11 @@ func decodeCreate(body []byte, maxContent, maxFile, maxTTL int) (createRequest, 
 		}
 		return fe
 	})
+	// MAX_FILE_BYTES bounds a file; an end-to-end ciphertext (the marked
+	// media type, no name) may be what a file of that size becomes.
+	if tooLarge == nil && req.File && len(req.Content) > maxFile && (req.MediaType != e2e.MediaType || seenName) {
+		tooLarge = errFileTooLarge("content_base64", maxFile)
+	}
 	if err == nil && tooLarge != nil && len(errs) == 0 && more == 0 {
 		err = tooLarge // the body is sound but for the file's decoded size: 413
 	}
@@ -299,7 +308,7 @@ func decodeBase64(val jsontext.Value, field string, maxFile int) (data []byte, f
 	case len(text) == 0:
 		return nil, &fieldError{loc(field), "A file of at least 1 byte", "string_too_short"}, nil
 	case n-2 > maxFile: // DecodedLen counts padding as bytes: at most 2 too many
-		return nil, nil, &apiError{kind: kindTooLarge, detail: field + " decodes to more than MAX_FILE_BYTES (" + strconv.Itoa(maxFile) + " bytes)"}
+		return nil, nil, errFileTooLarge(field, maxFile)
 	}
 	data = make([]byte, enc.DecodedLen(len(text)))
 	n, err := enc.Decode(data, text)
@@ -309,9 +318,15 @@ func decodeBase64(val jsontext.Value, field string, maxFile int) (data []byte, f
 		return nil, &fieldError{loc(field), "Input should be standard base64 (RFC 4648, with padding)", "base64"}, nil
 	case n > maxFile:
 		clear(data)
-		return nil, nil, &apiError{kind: kindTooLarge, detail: field + " decodes to more than MAX_FILE_BYTES (" + strconv.Itoa(maxFile) + " bytes)"}
+		return nil, nil, errFileTooLarge(field, maxFile)
 	}
 	return data[:n], nil, nil
+}
+
+// errFileTooLarge is the 413 of a file over max bytes (for an end-to-end
+// ciphertext, max is its bound for a file of MAX_FILE_BYTES).
+func errFileTooLarge(field string, max int) error {
+	return &apiError{kind: kindTooLarge, detail: field + " decodes to more than MAX_FILE_BYTES allows (" + strconv.Itoa(max) + " bytes)"}
 }
 
 // decodeFilename reads a file name that is safe to hand back in a header

@@ -92,7 +92,7 @@ func TestIntegrationEndToEndInBrowser(t *testing.T) {
 
 	// The vectors: every one opens to its secret and encrypts again to the
 	// same bytes; every negative one is refused.
-	vectors, err := os.ReadFile("../client/testdata/e2e-v1.json")
+	vectors, err := os.ReadFile("../client/e2e/testdata/v1.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,6 +201,21 @@ func TestIntegrationEndToEndInBrowser(t *testing.T) {
 	b.Do("download", chromedp.Click(chromedp.CSS("#download")))
 	if mediaType, got, err := b.Downloaded(); err != nil || !bytes.Equal(got, binary) || mediaType != "application/octet-stream" {
 		t.Errorf("the download held other bytes, or as %q (%v)", mediaType, err)
+	}
+
+	// A file of exactly MAX_FILE_BYTES fits end-to-end, padding and all.
+	mib := bytes.Repeat([]byte{0xc3, 0x28}, 1<<19)
+	mibPath := filepath.Join(t.TempDir(), "one.mib")
+	if err := os.WriteFile(mibPath, mib, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	share = create("a 1 MiB file", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{mibPath}))
+	keep(share, []byte(base64.StdEncoding.EncodeToString(mib[:3000])))
+	reveal("a 1 MiB file", share, "#download")
+	b.HookDownloads()
+	b.Do("download 1 MiB", chromedp.Click(chromedp.CSS("#download")))
+	if _, got, err := b.Downloaded(); err != nil || !bytes.Equal(got, mib) {
+		t.Errorf("the 1 MiB download held other bytes (%v)", err)
 	}
 
 	// A name the server would refuse, inside a ciphertext it cannot read:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/readonce/readonce/client/e2e"
 	"github.com/readonce/readonce/internal/apitest"
 	"github.com/readonce/readonce/internal/redistest"
 	"github.com/readonce/readonce/server"
@@ -162,6 +163,26 @@ func testFileSizes(t *testing.T, a *app) {
 	r = a.do("POST", "/api/v1/secrets/", over)
 	if r.Status != 413 || !strings.Contains(r.JSON(t).String(t, "detail"), "content_base64") {
 		t.Errorf("a file of MAX_FILE_BYTES + 1: %d %s, want a JSON 413 naming content_base64", r.Status, r.Body)
+	}
+	// An end-to-end ciphertext may be what a file of MAX_FILE_BYTES becomes
+	// (padded, with its name and type inside), and no more; a plain file,
+	// or one with a name beside it, may not.
+	bound := e2e.MaxLen(1 << 20)
+	ciphertext := func(n int, extra string) string {
+		return `{"content_base64":"` + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x5a}, n)) + `","media_type":"` + e2e.MediaType + `"` + extra + `}`
+	}
+	if r := a.do("POST", "/api/v1/secrets/", ciphertext(bound, "")); r.Status != 201 {
+		t.Errorf("an end-to-end ciphertext of %d bytes (a 1 MiB file's bound): %d %.200s, want 201", bound, r.Status, r.Body)
+	}
+	before = a.be.dbsize(t)
+	for what, body := range map[string]string{
+		"an end-to-end ciphertext one byte over its bound": ciphertext(bound+1, ""),
+		"a ciphertext over MAX_FILE_BYTES with a filename": ciphertext(1<<20+1, `,"filename":"x.bin"`),
+		"a plain file of the ciphertext's bound":           `{"content_base64":"` + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, bound)) + `"}`,
+	} {
+		if r := a.do("POST", "/api/v1/secrets/", body); r.Status != 413 || !strings.Contains(r.JSON(t).String(t, "detail"), "content_base64") {
+			t.Errorf("%s: %d %.200s, want a JSON 413 naming content_base64", what, r.Status, r.Body)
+		}
 	}
 	huge := `{"content_base64":"` + strings.Repeat("A", server.MaxBodyBytes(maxContent, 1<<20)) + `"}`
 	if r := a.rawPost("/api/v1/secrets/", huge); r.Status != 413 || r.Header.Get("Content-Type") != "application/json" {

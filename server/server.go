@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/readonce/readonce/client/e2e"
 	"github.com/readonce/readonce/seal"
 )
 
@@ -192,12 +193,15 @@ func nilIfNoRegistry(r *prometheus.Registry) prometheus.Registerer {
 }
 
 // MaxBodyBytes is the request body limit for the content and file limits:
-// room for text fully escaped as \u00XX (6 bytes per byte), or for a file's
-// base64 (4 bytes per 3) with a name and type fully escaped, plus the JSON
-// around either. A body under it but over a limit gets a precise 422 (or
-// the file's 413 naming the field); past it, the plain 413.
+// room for text fully escaped as \u00XX (6 bytes per byte), or for the
+// base64 (4 bytes per 3) of a file or of its end-to-end ciphertext (a few
+// hundred bytes and at most 12 % larger), with a name and type fully
+// escaped, plus the JSON around either. A body under it but over a limit
+// gets a precise 422 (or the file's 413 naming the field); past it, the
+// plain 413.
 func MaxBodyBytes(maxContent, maxFile int) int {
 	text := 6 * maxContent
+	maxFile = e2e.MaxLen(maxFile) // an end-to-end ciphertext of the largest file, padding included
 	file := 4*((maxFile+2)/3) + 6*(seal.MaxFilenameBytes+1024)
 	return max(text, file) + 2048
 }

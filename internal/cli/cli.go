@@ -141,8 +141,7 @@ func explain(err error) (int, string) {
 	case errors.As(err, &decrypt):
 		return ExitFailed, strings.TrimPrefix(decrypt.Error(), "readonce: ")
 	case errors.As(err, &api) && api.Status == 413:
-		return ExitFailed, "too large for this server: its MAX_FILE_BYTES bounds a secret (end-to-end, the ciphertext, " +
-			"which padding makes up to 12 % larger than the file); nothing was stored"
+		return ExitFailed, "too large for this server: its MAX_FILE_BYTES bounds a secret; nothing was stored"
 	case errors.As(err, &api):
 		return ExitFailed, fmt.Sprintf("the server refused it (%d): %s", api.Status, api.Body)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -40,31 +40,13 @@
     if (e2e.nameProblem(f.name)) {
       return e2e.nameProblem(f.name) + ". Rename it and choose it again";
     }
-    if (maxFileBytes > 0 && sentSize(f) > maxFileBytes) {
-      return "too large: at most " + sizeText(maxPlainFile(f)) + (e2e.available ? " (" + sizeText(maxFileBytes) + " once encrypted)" : "");
+    if (maxFileBytes > 0 && f.size > maxFileBytes) {
+      return "too large: at most " + sizeText(maxFileBytes);
     }
     if (f.size === 0) {
       return "it is empty";
     }
     return "";
-  }
-
-  // sentSize is what a file will weigh on the server: its ciphertext,
-  // padding included, when the page encrypts it.
-  function sentSize(f) {
-    return e2e.available ? e2e.ciphertextLength({ file: { name: f.name, type: f.type, bytes: { length: f.size } } }) : f.size;
-  }
-
-  // maxPlainFile is the largest file with f's name and type that fits
-  // once encrypted and padded.
-  function maxPlainFile(f) {
-    let lo = 0;
-    let hi = maxFileBytes;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (sentSize({ name: f.name, type: f.type, size: mid }) <= maxFileBytes) { lo = mid; } else { hi = mid - 1; }
-    }
-    return lo;
   }
 
   function chosenFile() {

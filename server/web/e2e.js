@@ -1,4 +1,4 @@
-// End-to-end ciphertext, version 1 — the bytes client/e2e.go writes down:
+// End-to-end ciphertext, version 1 — the bytes client/e2e/e2e.go writes down:
 //
 //   0       1        version 0x01
 //   1       12       nonce, random
@@ -9,7 +9,7 @@
 // envelopes' (seal/doc.go): kind 0x01 text (u32 length, content) or 0x02
 // file (u8 name length, name, u8 type length, type, u32 length, content),
 // big-endian, zero-padded to 256 bytes then to a Padmé bucket. The Go
-// client and this file open the same vectors (client/testdata/e2e-v1.json).
+// client and this file open the same vectors (client/e2e/testdata/v1.json).
 "use strict";
 window.readonceE2E = (function () {
   const version = 1;

@@ -1,4 +1,4 @@
-package client
+package e2e
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"os"
 	"strings"
@@ -19,11 +18,11 @@ import (
 // The vectors are frozen: a change to the format is a new version, with
 // vectors of its own. -write-vectors regenerates them from encryptWith,
 // only for a new file.
-var writeVectors = flag.Bool("write-vectors", false, "write testdata/e2e-v1.json")
+var writeVectors = flag.Bool("write-vectors", false, "write testdata/v1.json")
 
-const vectorsFile = "testdata/e2e-v1.json"
+const vectorsFile = "testdata/v1.json"
 
-// e2eVectors is testdata/e2e-v1.json; the page's implementation opens the
+// e2eVectors is testdata/v1.json; the page's implementation opens the
 // same file in the browser tests (server/e2e_browser_test.go).
 type e2eVectors struct {
 	Format   string        `json:"format"`
@@ -52,16 +51,16 @@ type e2eNegative struct {
 	Ciphertext string `json:"ciphertext_base64"`
 }
 
-func (v e2eVector) secret(t *testing.T) Secret {
+func (v e2eVector) secret(t *testing.T) seal.Secret {
 	t.Helper()
 	if v.Text != nil {
-		return Secret{Text: *v.Text}
+		return seal.Secret{Content: []byte(*v.Text)}
 	}
 	data, err := base64.StdEncoding.DecodeString(v.File.Content)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Secret{File: &File{Name: v.File.Name, MediaType: v.File.MediaType, Data: data}}
+	return seal.Secret{Content: data, File: true, Filename: v.File.Name, MediaType: v.File.MediaType}
 }
 
 func TestEndToEndVectors(t *testing.T) {
@@ -86,15 +85,15 @@ func TestEndToEndVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := DecryptEndToEnd(v.Key, ct)
+			got, err := Decrypt(v.Key, ct)
 			if err != nil {
 				t.Fatalf("open: %v", err)
 			}
-			if got.Text != want.Text || (got.File == nil) != (want.File == nil) {
-				t.Fatalf("opened %+v, want %+v", got, want)
+			if got.File != want.File || got.Filename != want.Filename || got.MediaType != want.MediaType || !bytes.Equal(got.Content, want.Content) {
+				t.Fatalf("opened %v %q %q %d bytes, want %v %q %q %d", got.File, got.Filename, got.MediaType, len(got.Content), want.File, want.Filename, want.MediaType, len(want.Content))
 			}
-			if want.File != nil && (got.File.Name != want.File.Name || got.File.MediaType != want.File.MediaType || !bytes.Equal(got.File.Data, want.File.Data)) {
-				t.Fatalf("opened file %q %q %d bytes, want %q %q %d", got.File.Name, got.File.MediaType, len(got.File.Data), want.File.Name, want.File.MediaType, len(want.File.Data))
+			if n, _ := Len(want); n != len(ct) {
+				t.Errorf("Len says %d, the ciphertext is %d", n, len(ct))
 			}
 			// Sealing is deterministic given key and nonce: the same bytes.
 			key, nonce := vectorKey(t, v)
@@ -110,20 +109,18 @@ func TestEndToEndVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = DecryptEndToEnd(n.Key, ct)
-			var de *DecryptError
-			if !errors.As(err, &de) {
-				t.Fatalf("opened, or failed without a DecryptError: %v", err)
+			if _, err = Decrypt(n.Key, ct); err != ErrDecrypt {
+				t.Fatalf("opened, or failed otherwise than ErrDecrypt: %v", err)
 			}
 		})
 	}
 }
 
-func vectorKey(t *testing.T, v e2eVector) (key [e2eKeySize]byte, nonce [e2eNonceSize]byte) {
+func vectorKey(t *testing.T, v e2eVector) (key [keySize]byte, nonce [nonceSize]byte) {
 	t.Helper()
 	k, err := linkKey.DecodeString(v.Key)
 	n, err2 := hex.DecodeString(v.Nonce)
-	if err != nil || err2 != nil || len(k) != e2eKeySize || len(n) != e2eNonceSize {
+	if err != nil || err2 != nil || len(k) != keySize || len(n) != nonceSize {
 		t.Fatalf("vector %s: bad key or nonce", v.Name)
 	}
 	copy(key[:], k)
@@ -131,36 +128,49 @@ func vectorKey(t *testing.T, v e2eVector) (key [e2eKeySize]byte, nonce [e2eNonce
 	return key, nonce
 }
 
-func TestEndToEndRoundTrip(t *testing.T) {
-	for _, s := range []Secret{
-		{Text: "x"},
-		{Text: strings.Repeat("ü", 5000)},
-		{File: &File{Name: "id_ed25519", MediaType: "application/x-pem-file", Data: bytes.Repeat([]byte{0, 0xff}, 40000)}},
+func TestRoundTrip(t *testing.T) {
+	for _, s := range []seal.Secret{
+		{Content: []byte("x")},
+		{Content: []byte(strings.Repeat("ü", 5000))},
+		{Content: bytes.Repeat([]byte{0, 0xff}, 40000), File: true, Filename: "id_ed25519", MediaType: "application/x-pem-file"},
 	} {
-		ct, key, err := EncryptEndToEnd(s)
+		ct, key, err := Encrypt(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ct2, key2, _ := EncryptEndToEnd(s)
+		ct2, key2, _ := Encrypt(s)
 		if key == key2 || bytes.Equal(ct[1:13], ct2[1:13]) {
 			t.Fatal("a key or nonce was used twice")
 		}
-		if len(key) != 43 || !validLinkKey(key) {
+		if len(key) != 43 || !ValidKey(key) {
 			t.Fatalf("key %d characters", len(key))
 		}
-		body, _ := seal.BodyLen(bodyOf(s))
-		if len(ct) != 1+12+body+16 {
-			t.Fatalf("ciphertext %d bytes, want %d", len(ct), 1+12+body+16)
+		body, _ := seal.BodyLen(s)
+		if n, _ := Len(s); len(ct) != 1+12+body+16 || n != len(ct) {
+			t.Fatalf("ciphertext %d bytes, Len %d, want %d", len(ct), n, 1+12+body+16)
 		}
-		got, err := DecryptEndToEnd(key, ct)
-		if err != nil {
-			t.Fatal(err)
+		if len(ct) > MaxLen(len(s.Content)) {
+			t.Fatalf("ciphertext %d bytes, over MaxLen %d", len(ct), MaxLen(len(s.Content)))
 		}
-		if got.Text != s.Text || (s.File != nil && !bytes.Equal(got.File.Data, s.File.Data)) {
-			t.Fatal("round trip changed the secret")
+		got, err := Decrypt(key, ct)
+		if err != nil || !bytes.Equal(got.Content, s.Content) || got.Filename != s.Filename {
+			t.Fatalf("round trip changed the secret (%v)", err)
 		}
-		if _, err := DecryptEndToEnd(key2, ct); err == nil {
+		if _, err := Decrypt(key2, ct); err != ErrDecrypt {
 			t.Fatal("opened with another secret's key")
+		}
+	}
+}
+
+// MaxLen bounds every ciphertext of a file of n bytes, and is reached by
+// the longest name and type.
+func TestMaxLen(t *testing.T) {
+	long := strings.Repeat("n", 255)
+	for _, n := range []int{1, 200, 256, 1000, 65536, 1 << 20, 1<<20 + 1} {
+		worst, _ := Len(seal.Secret{Content: make([]byte, n), File: true, Filename: long, MediaType: long})
+		text, _ := Len(seal.Secret{Content: make([]byte, n)})
+		if MaxLen(n) != worst || text > worst {
+			t.Errorf("n=%d: MaxLen %d, the longest file %d, a text %d", n, MaxLen(n), worst, text)
 		}
 	}
 }
@@ -169,13 +179,13 @@ func TestEndToEndRoundTrip(t *testing.T) {
 // do this outside a test), a spread of texts and files, and the ways a
 // ciphertext must fail.
 func writeVectorFile(t *testing.T) {
-	key := func(b byte) (k [e2eKeySize]byte) {
+	key := func(b byte) (k [keySize]byte) {
 		for i := range k {
 			k[i] = b + byte(i)
 		}
 		return k
 	}
-	nonce := func(b byte) (n [e2eNonceSize]byte) {
+	nonce := func(b byte) (n [nonceSize]byte) {
 		for i := range n {
 			n[i] = b ^ byte(i*7)
 		}
@@ -187,27 +197,33 @@ func writeVectorFile(t *testing.T) {
 		binary[i] = byte(i)
 	}
 	large := bytes.Repeat([]byte("0123456789abcdef"), 320) // 5 120 bytes: a Padmé bucket past 256
+	type file struct {
+		Name, MediaType string
+		Data            []byte
+	}
 	cases := []struct {
 		name string
 		text *string
-		file *File
+		file *file
 	}{
 		{"short text", text("hunter2"), nil},
 		{"unicode text", text("pässwörd 🔑 秘密\nline two"), nil},
 		{"text crossing the first bucket", text(strings.Repeat("a", 300)), nil},
 		{"empty text", text(""), nil},
-		{"binary file", nil, &File{Name: "blob.bin", MediaType: "application/octet-stream", Data: binary}},
-		{"file with a unicode name", nil, &File{Name: "clé privée 🔑.pem", MediaType: "application/x-pem-file", Data: []byte("-----BEGIN KEY-----\nMC4CAQ\n-----END KEY-----\n")}},
-		{"file without name or type", nil, &File{Data: []byte{0, 1, 2, 0}}},
-		{"larger file", nil, &File{Name: "config.json", MediaType: "application/json", Data: large}},
+		{"binary file", nil, &file{Name: "blob.bin", MediaType: "application/octet-stream", Data: binary}},
+		{"file with a unicode name", nil, &file{Name: "clé privée 🔑.pem", MediaType: "application/x-pem-file", Data: []byte("-----BEGIN KEY-----\nMC4CAQ\n-----END KEY-----\n")}},
+		{"file without name or type", nil, &file{Data: []byte{0, 1, 2, 0}}},
+		{"larger file", nil, &file{Name: "config.json", MediaType: "application/json", Data: large}},
 	}
 	var vs e2eVectors
-	vs.Format = "readonce end-to-end ciphertext, version 1 (client/e2e.go)"
+	vs.Format = "readonce end-to-end ciphertext, version 1 (client/e2e/e2e.go)"
 	for i, c := range cases {
 		k, n := key(byte(i*32)), nonce(byte(i*16+1))
-		s := Secret{File: c.file}
+		var s seal.Secret
 		if c.text != nil {
-			s.Text = *c.text
+			s.Content = []byte(*c.text)
+		} else {
+			s = seal.Secret{Content: c.file.Data, File: true, Filename: c.file.Name, MediaType: c.file.MediaType}
 		}
 		ct, err := encryptWith(k, n, s)
 		if err != nil {
@@ -219,7 +235,7 @@ func writeVectorFile(t *testing.T) {
 		}
 		vs.Vectors = append(vs.Vectors, v)
 	}
-	good, _ := encryptWith(key(1), nonce(2), Secret{Text: "the secret"})
+	good, _ := encryptWith(key(1), nonce(2), seal.Secret{Content: []byte("the secret")})
 	edit := func(f func(b []byte) []byte) string {
 		return base64.StdEncoding.EncodeToString(f(bytes.Clone(good)))
 	}
@@ -238,7 +254,7 @@ func writeVectorFile(t *testing.T) {
 		body[255] = 1
 		block, _ := aes.NewCipher(k[:])
 		aead, _ := cipher.NewGCM(block)
-		return aead.Seal(append([]byte{e2eVersion1}, n[:]...), n[:], body, e2eAD())
+		return aead.Seal(append([]byte{version1}, n[:]...), n[:], body, ad())
 	}()
 	vs.Negative = []e2eNegative{
 		{"a flipped ciphertext bit", goodKey, edit(func(b []byte) []byte { b[40] ^= 0x01; return b })},
@@ -261,9 +277,9 @@ func writeVectorFile(t *testing.T) {
 	}
 }
 
-// FuzzDecryptEndToEnd: any bytes and key either open or fail with a
-// DecryptError, never panic; seeds are the vectors.
-func FuzzDecryptEndToEnd(f *testing.F) {
+// FuzzDecrypt: any bytes and key either open to a well-framed secret or
+// fail with ErrDecrypt, never panic; seeds are the vectors.
+func FuzzDecrypt(f *testing.F) {
 	raw, err := os.ReadFile(vectorsFile)
 	if err != nil {
 		f.Fatal(err)
@@ -279,13 +295,12 @@ func FuzzDecryptEndToEnd(f *testing.F) {
 		f.Add(n.Key, ct)
 	}
 	f.Fuzz(func(t *testing.T, key string, ct []byte) {
-		s, err := DecryptEndToEnd(key, ct)
-		var de *DecryptError
-		if err != nil && !errors.As(err, &de) {
-			t.Fatalf("a failure that is not a DecryptError: %v", err)
+		s, err := Decrypt(key, ct)
+		if err != nil && err != ErrDecrypt {
+			t.Fatalf("a failure that is not ErrDecrypt: %v", err)
 		}
-		if err == nil && (s == nil || s.File != nil && s.Text != "") {
-			t.Fatalf("opened to %+v", s)
+		if err == nil && (!ValidKey(key) || len(s.Filename) > seal.MaxFilenameBytes) {
+			t.Fatalf("opened with key %q to %+v", key, s)
 		}
 	})
 }
