@@ -25,6 +25,8 @@ const usage = `usage: readonce [command]
 The server:
   serve                   run the HTTP API (the default)
   token --subject NAME    print a creator token (JWT) valid for ACCESS_TOKEN_EXPIRE_MINUTES
+  tokens create --name NAME [--expires 90d] | list | revoke NAME
+                          named API tokens for creators, kept (hashed) in REDIS_URL's Redis
   healthcheck             probe /health of the server on PORT; exit 0 if healthy (for HEALTHCHECK)
   version                 print the version
 
@@ -49,7 +51,7 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 		cmd, rest = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "token":
+	case "serve", "token", "tokens":
 	case "healthcheck":
 		return healthcheck(ctx, env, stdout)
 	case "version", "--version":
@@ -73,6 +75,9 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 	}
 	if cmd == "token" {
 		return printToken(cfg, rest, stdout, stderr)
+	}
+	if cmd == "tokens" {
+		return tokens(ctx, cfg, rest, stdout, stderr)
 	}
 
 	sink := newLogSink(stderr, 100*time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/readonce/readonce/auth"
 	"github.com/readonce/readonce/cache"
 	"github.com/readonce/readonce/seal"
 	"github.com/readonce/readonce/server"
@@ -77,9 +78,13 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 	}
 	var creators server.Authenticator
 	if cfg.RequireAuth {
-		if creators, err = cfg.tokens(); err != nil {
+		// Every configured method: API tokens in this store (looked up on
+		// every create, so a revocation holds at once), and the v1 JWT.
+		jwt, err := cfg.tokens()
+		if err != nil {
 			return nil, err
 		}
+		creators = &auth.Creators{JWT: jwt, APITokens: d.store}
 	}
 	if d.srv, err = server.New(cfg.serverConfig(log, d.store.Limiter(limiterKey), reg, creators), d.store, sealer); err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ func attemptsSuite(t *testing.T, s *Store) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 
 	t.Run("counted, and the last one destroys the secret and burns its receipt", func(t *testing.T) {
-		if err := s.PutReceipted(ctx, "k:guessed", []byte("\x03blob"), time.Hour, "r:guessed", now, now.Add(time.Hour), time.Hour); err != nil {
+		if err := s.PutReceipted(ctx, "k:guessed", []byte("\x03blob"), time.Hour, "r:guessed", "", now, now.Add(time.Hour), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := s.WrongGuesses(ctx, "k:guessed"); n != 0 || err != nil {

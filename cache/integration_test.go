@@ -28,6 +28,7 @@ func TestIntegrationStore(t *testing.T) {
 			t.Run("receipts", func(t *testing.T) { receiptSuite(t, s) })
 			t.Run("10 reveals and 10 receipt burns racing, 20 rounds", func(t *testing.T) { receiptRace(t, s, 10, 20) })
 			t.Run("passphrase attempts", func(t *testing.T) { attemptsSuite(t, s) })
+			t.Run("API tokens", func(t *testing.T) { tokensSuite(t, s) })
 		})
 	}
 }
@@ -124,7 +125,7 @@ func TestIntegrationFrozenRedisBoundsEveryCall(t *testing.T) {
 			defer s.Close()
 			ctx := context.Background()
 			now := time.Now()
-			if err := s.PutReceipted(ctx, "k:frozen", []byte("\x02x"), time.Minute, "r:frozen", now, now.Add(time.Minute), time.Hour); err != nil {
+			if err := s.PutReceipted(ctx, "k:frozen", []byte("\x02x"), time.Minute, "r:frozen", "", now, now.Add(time.Minute), time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			srv.Pause()

@@ -23,11 +23,12 @@ func receiptRecordKey(lookupKey string) string { return "{" + lookupKey + "}:rec
 
 // putReceiptedText stores the blob (ARGV[1], for ARGV[2] ms) and its
 // pending record (created and expiry, Unix µs, ARGV[3] and ARGV[4]; kept
-// ARGV[5] ms), together.
+// ARGV[5] ms; who created it, ARGV[6], when known), together.
 const putReceiptedText = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'state', 'pending', 'created_at', ARGV[3], 'expires_at', ARGV[4])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'created_by', ARGV[6]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return 1
 `
@@ -35,16 +36,16 @@ return 1
 var putReceiptedScript = redis.NewScript(putReceiptedText)
 
 // PutReceipted stores blob under key for ttl, as Put does, with a pending
-// receipt found through tokenKey; the receipt outlives the secret by
-// retention.
-func (s *Store) PutReceipted(ctx context.Context, key string, blob []byte, ttl time.Duration, tokenKey string, created, expires time.Time, retention time.Duration) error {
+// receipt found through tokenKey, naming createdBy when not empty; the
+// receipt outlives the secret by retention.
+func (s *Store) PutReceipted(ctx context.Context, key string, blob []byte, ttl time.Duration, tokenKey, createdBy string, created, expires time.Time, retention time.Duration) error {
 	if err := s.refuseWhileEvicting("put"); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	keep := (ttl + retention).Milliseconds()
-	args := []any{blob, ttl.Milliseconds(), created.UnixMicro(), expires.UnixMicro(), keep}
+	args := []any{blob, ttl.Milliseconds(), created.UnixMicro(), expires.UnixMicro(), keep, createdBy}
 	run := func(script, src string) (any, error) {
 		cmd := redis.NewCmd(ctx, append([]any{script, src, 2, key, receiptRecordKey(key)}, args...)...)
 		return nil, s.write(ctx, "put", key, cmd)
@@ -187,5 +188,6 @@ func (s *Store) readRecord(ctx context.Context, key string) (receipt.Record, boo
 		ExpiresAt:  micros("expires_at"),
 		RevealedAt: micros("revealed_at"),
 		BurnedAt:   micros("burned_at"),
+		CreatedBy:  f["created_by"],
 	}, true, nil
 }

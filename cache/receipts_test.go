@@ -21,7 +21,7 @@ func receiptSuite(t *testing.T, s *Store) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	put := func(t *testing.T, name string) {
 		t.Helper()
-		if err := s.PutReceipted(ctx, "k:"+name, []byte("\x02blob"), time.Hour, "r:"+name, now, now.Add(time.Hour), 2*time.Hour); err != nil {
+		if err := s.PutReceipted(ctx, "k:"+name, []byte("\x02blob"), time.Hour, "r:"+name, "", now, now.Add(time.Hour), 2*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,7 +125,7 @@ func receiptRace(t *testing.T, s *Store, each, rounds int) {
 	now := time.Now()
 	for round := range rounds {
 		key, token := "k:race"+strconv.Itoa(round), "r:race"+strconv.Itoa(round)
-		if err := s.PutReceipted(ctx, key, []byte("\x02prize"), time.Minute, token, now, now.Add(time.Minute), time.Hour); err != nil {
+		if err := s.PutReceipted(ctx, key, []byte("\x02prize"), time.Minute, token, "", now, now.Add(time.Minute), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		var reveals, burns, errs atomic.Int32

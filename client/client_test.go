@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/readonce/readonce/auth"
 	"github.com/readonce/readonce/cache"
 	"github.com/readonce/readonce/client"
 	"github.com/readonce/readonce/seal"
@@ -155,7 +156,9 @@ func TestReceipts(t *testing.T) {
 
 type denyAll struct{}
 
-func (denyAll) Verify(string) (string, error) { return "", errors.New("no") }
+func (denyAll) Verify(context.Context, string) (auth.Creator, error) {
+	return auth.Creator{}, auth.ErrInvalid
+}
 
 func TestUnauthorized(t *testing.T) {
 	c := newClient(t, startServer(t, denyAll{}))

@@ -2,16 +2,21 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/readonce/readonce/auth"
 )
 
-// Authenticator verifies a creator's bearer token and returns its subject.
+// Authenticator verifies a creator's bearer token and says who it names.
+// An error wrapping auth.ErrInvalid is a 401; any other means the token
+// could not be checked now (a 503). Nothing is stored either way.
 type Authenticator interface {
-	Verify(token string) (subject string, err error)
+	Verify(ctx context.Context, token string) (auth.Creator, error)
 }
 
 // Limiter is a shared rate limiter: Allow spends cost from key's budget of
@@ -35,20 +40,26 @@ func (l RateLimit) burst() int {
 	return l.PerMinute
 }
 
-// authorized enforces REQUIRE_AUTH on creates: a Bearer JWT, or 401.
-func (s *Server) authorized(ctx *fasthttp.RequestCtx) error {
+// authorized enforces REQUIRE_AUTH on creates: a Bearer token that a
+// configured method accepts, or 401 (503 when it cannot be checked now).
+// Without REQUIRE_AUTH every creator is anonymous.
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) (auth.Creator, error) {
 	if s.cfg.Auth == nil {
-		return nil
+		return auth.Creator{Method: "none"}, nil
 	}
 	h := string(ctx.Request.Header.Peek("Authorization"))
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return errNotAuthenticated
+		return auth.Creator{}, errNotAuthenticated
 	}
-	if _, err := s.cfg.Auth.Verify(strings.TrimSpace(token)); err != nil {
-		return errInvalidToken
+	who, err := s.cfg.Auth.Verify(context.Background(), strings.TrimSpace(token))
+	switch {
+	case errors.Is(err, auth.ErrInvalid):
+		return auth.Creator{}, errInvalidToken
+	case err != nil:
+		return auth.Creator{}, &storeFailed{"verify token", err}
 	}
-	return nil
+	return who, nil
 }
 
 // Two limits per client address: creates, and 404s at reveal (a scanner

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -27,7 +28,7 @@ func TestCreatorAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.Auth = tokens }))
+	a := startApp(t, miniBackend(t), withConfig(func(c *server.Config) { c.Auth = &auth.Creators{JWT: tokens} }))
 	good, _, _ := tokens.Issue("ci")
 	other, _ := auth.New([]byte("some-other-server-key-of-32-bytes-xx"), "HS256", time.Minute)
 	forged, _, _ := other.Issue("ci")
@@ -61,6 +62,83 @@ func TestCreatorAuth(t *testing.T) {
 	key := r.JSON(t).String(t, "access_key")
 	if r := a.do("GET", "/api/v1/secrets/"+key, ""); r.Status != 200 {
 		t.Errorf("reveal without a token: got %d, want 200 (revealing never needs one)", r.Status)
+	}
+}
+
+// API tokens and the v1 JWT side by side: each creates, each receipt
+// names its creator, a revoked token is refused on the next request, a
+// store that cannot be asked is a 503 (nothing stored), and the metric
+// counts methods, never names.
+func TestAPITokenAuth(t *testing.T) {
+	be := miniBackend(t)
+	st, err := cache.Open(cache.Options{URL: be.url(), Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	jwt, _ := auth.New([]byte(serverKey), "HS256", 30*time.Minute)
+	reg := prometheus.NewRegistry()
+	a := startApp(t, be, withConfig(func(c *server.Config) {
+		c.Auth = &auth.Creators{JWT: jwt, APITokens: st}
+		c.Metrics, c.ServeMetrics = reg, true
+	}))
+	token, hash, err := auth.NewAPIToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateAPIToken(context.Background(), "deploy-bot", hash, time.Now(), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	createdBy := func(header string) string {
+		t.Helper()
+		r := a.do("POST", "/api/v1/secrets/", `{"content":"x","receipt":true}`, "Authorization", header)
+		if r.Status != 201 {
+			t.Fatalf("%.20s…: %d %s", header, r.Status, r.Body)
+		}
+		rec := a.do("GET", "/api/v1/receipts/"+r.JSON(t).String(t, "receipt_token"), "").JSON(t)
+		name, _ := rec["created_by"].(string)
+		return name
+	}
+	if got := createdBy("Bearer " + token); got != "deploy-bot" {
+		t.Errorf("an API token's receipt says created_by %q", got)
+	}
+	good, _, _ := jwt.Issue("ci@example")
+	if got := createdBy("Bearer " + good); got != "ci@example" {
+		t.Errorf("a JWT's receipt says created_by %q", got)
+	}
+
+	forged := auth.APITokenPrefix + token[len(auth.APITokenPrefix)+1:] + "A"
+	for name, tok := range map[string]string{"unknown": forged, "malformed": auth.APITokenPrefix + "short"} {
+		if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "Authorization", "Bearer "+tok); r.Status != 401 {
+			t.Errorf("%s API token: %d, want 401", name, r.Status)
+		}
+	}
+	if ok, err := st.RevokeAPIToken(context.Background(), "deploy-bot"); !ok || err != nil {
+		t.Fatal(err)
+	}
+	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "Authorization", "Bearer "+token); r.Status != 401 {
+		t.Errorf("a revoked token on the next request: %d, want 401", r.Status)
+	}
+
+	body := a.do("GET", "/metrics", "").Body
+	for _, want := range []string{`readonce_secrets_created_by_auth_total{method="api_token"} 1`, `readonce_secrets_created_by_auth_total{method="jwt"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(body), "deploy-bot") || strings.Contains(string(body), "ci@example") {
+		t.Error("/metrics names a creator")
+	}
+
+	// The token store down: 503, never 401, nothing stored.
+	before := be.dbsize(t)
+	be.mr.Close()
+	if r := a.do("POST", "/api/v1/secrets/", `{"content":"x"}`, "Authorization", "Bearer "+token); r.Status != 503 {
+		t.Errorf("token store unreachable: %d, want 503", r.Status)
+	}
+	be.mr.Restart()
+	if got := be.dbsize(t); got > before {
+		t.Errorf("a create with an unverifiable token stored %d keys", got-before)
 	}
 }
 

@@ -59,7 +59,7 @@ func (s *memStore) WrongGuesses(context.Context, string) (int, error) {
 }
 
 // The pair benchmark creates without receipts.
-func (s *memStore) PutReceipted(context.Context, string, []byte, time.Duration, string, time.Time, time.Time, time.Duration) error {
+func (s *memStore) PutReceipted(context.Context, string, []byte, time.Duration, string, string, time.Time, time.Time, time.Duration) error {
 	return errors.New("memStore: no receipts")
 }
 func (s *memStore) Receipt(context.Context, string) (receipt.Record, bool, error) {

@@ -34,7 +34,8 @@ func (s *Server) handle(h func(*fasthttp.RequestCtx) error) fasthttp.RequestHand
 // createSecret: POST /api/v1/secrets/ → 201 {access_key, expires_at,
 // secret_url, share_url}.
 func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
-	if err := s.authorized(ctx); err != nil {
+	creator, err := s.authorized(ctx)
+	if err != nil {
 		return err
 	}
 	if err := s.createAllowed(ctx); err != nil {
@@ -59,11 +60,12 @@ func (s *Server) createSecret(ctx *fasthttp.RequestCtx) error {
 	// Not the request's context: it is cancelled at shutdown, and a drain
 	// should let this write finish. The store bounds the call itself.
 	sec := seal.Secret{Content: req.Content, File: req.File, Filename: req.Filename, MediaType: req.MediaType}
-	c, err := s.secrets.create(context.Background(), sec, req.Passphrase, req.TTL, req.Receipt)
+	c, err := s.secrets.create(context.Background(), sec, req.Passphrase, req.TTL, req.Receipt, creator.Name)
 	if err != nil {
 		return err
 	}
 	s.metrics.created.Inc()
+	s.metrics.createdBy(creator.Method) // how, never who
 
 	b := append(bodyBuffer(ctx), `{"access_key":"`...)
 	b = append(b, c.accessKey...) // base64url: nothing to escape
@@ -303,7 +305,8 @@ func (s *Server) burnByReceipt(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// writeReceipt answers with a receipt: state and times, nothing else.
+// writeReceipt answers with a receipt: state, times, and who created the
+// secret when that was known; nothing else.
 func writeReceipt(ctx *fasthttp.RequestCtx, status int, rec receipt.Record) {
 	at := func(b []byte, t time.Time) []byte {
 		if t.IsZero() {
@@ -317,7 +320,13 @@ func writeReceipt(ctx *fasthttp.RequestCtx, status int, rec receipt.Record) {
 	b = at(append(b, `,"expires_at":`...), rec.ExpiresAt)
 	b = at(append(b, `,"revealed_at":`...), rec.RevealedAt)
 	b = at(append(b, `,"burned_at":`...), rec.BurnedAt)
-	ctx.Response.SwapBody(append(b, `,"created_by":null}`...))
+	b = append(b, `,"created_by":`...)
+	if rec.CreatedBy == "" { // anonymous: REQUIRE_AUTH was off
+		b = append(b, "null"...)
+	} else {
+		b = appendQuote(b, rec.CreatedBy)
+	}
+	ctx.Response.SwapBody(append(b, '}'))
 	writeJSONStatus(ctx, status)
 }
 

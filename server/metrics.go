@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/readonce/readonce/auth"
 )
 
 // metrics are the server's Prometheus series. Every label value comes from
@@ -25,6 +27,11 @@ type metrics struct {
 
 	wrongPassphrases prometheus.Counter
 	passphraseBusy   prometheus.Counter
+
+	// createdVia counts creates by how the creator proved itself (none,
+	// api_token, jwt, oidc): never by who. Children made once, off the
+	// hot path.
+	createdVia map[string]prometheus.Counter
 
 	// series caches the child of each (route, method, status): the label
 	// set is small and fixed, and WithLabelValues hashes on every call.
@@ -67,9 +74,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.wrongPassphrases = prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_passphrase_wrong_total", Help: "Wrong passphrases counted against protected secrets."})
 	m.passphraseBusy = prometheus.NewCounter(prometheus.CounterOpts{Name: "readonce_passphrase_busy_total", Help: "Passphrase checks refused (503) because every Argon2 slot stayed taken."})
+	createdBy := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "readonce_secrets_created_by_auth_total", Help: "Secrets stored, by how the creator authenticated: none, api_token, jwt or oidc (never by identity).",
+	}, []string{"method"})
+	m.createdVia = map[string]prometheus.Counter{}
+	for _, method := range []string{"none", auth.MethodAPIToken, auth.MethodJWT, auth.MethodOIDC} {
+		m.createdVia[method] = createdBy.WithLabelValues(method)
+	}
 	reg.MustRegister(m.requests, m.duration, m.created, m.revealed, m.burned, m.receiptReads, m.notFound, m.storeErrors, m.rateLimited,
-		m.wrongPassphrases, m.passphraseBusy)
+		m.wrongPassphrases, m.passphraseBusy, createdBy)
 	return m
+}
+
+// created counts one create, and how its creator authenticated.
+func (m *metrics) createdBy(method string) {
+	if c, ok := m.createdVia[method]; ok {
+		c.Inc()
+	}
 }
 
 func (m *metrics) observe(route, method string, status int, d time.Duration) {

@@ -76,9 +76,9 @@ func (e *internalFailed) Error() string { return e.op + ": " + e.err.Error() }
 func (e *internalFailed) Unwrap() error { return e.err }
 
 // create seals sec under a fresh access key and stores it for ttl (0: the
-// default), with a receipt when asked, and protected by passphrase when it
-// is not empty. The content and passphrase are cleared once sealed.
-func (p *secrets) create(ctx context.Context, sec seal.Secret, passphrase []byte, ttl time.Duration, withReceipt bool) (created, error) {
+// default), with a receipt (naming createdBy, when known) when asked, and
+// protected by passphrase when it is not empty. The content and passphrase are cleared once sealed.
+func (p *secrets) create(ctx context.Context, sec seal.Secret, passphrase []byte, ttl time.Duration, withReceipt bool, createdBy string) (created, error) {
 	defer clear(sec.Content) // the plaintext copy is not needed past sealing
 	defer clear(passphrase)
 	if ttl == 0 {
@@ -107,7 +107,7 @@ func (p *secrets) create(ctx context.Context, sec seal.Secret, passphrase []byte
 		return created{}, &internalFailed{"new receipt token", err}
 	} else {
 		tokenKey, _ := p.sealer.ReceiptKey(c.receiptToken)
-		err = p.store.PutReceipted(ctx, lookupKey, blob, ttl, tokenKey, now, expires, p.retention)
+		err = p.store.PutReceipted(ctx, lookupKey, blob, ttl, tokenKey, createdBy, now, expires, p.retention)
 	}
 	if err != nil {
 		return created{}, &storeFailed{"create", err}

@@ -99,7 +99,7 @@ func (f *fakeStore) Ready(context.Context) error { return f.fail }
 
 // Receipts are the cache package's to prove (cache/receipts_test.go and
 // the HTTP suites on Redis); the protocol tests here create without them.
-func (f *fakeStore) PutReceipted(context.Context, string, []byte, time.Duration, string, time.Time, time.Time, time.Duration) error {
+func (f *fakeStore) PutReceipted(context.Context, string, []byte, time.Duration, string, string, time.Time, time.Time, time.Duration) error {
 	return errors.New("fakeStore: no receipts")
 }
 func (f *fakeStore) Receipt(context.Context, string) (receipt.Record, bool, error) {
@@ -138,7 +138,7 @@ const protocolKey = "a-32-byte-or-longer-server-key-for-protocol-tests"
 func TestProtocolCreateRevealOnce(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
 	content := []byte("hunter2")
-	c, err := p.create(context.Background(), seal.Secret{Content: content}, nil, 0, false)
+	c, err := p.create(context.Background(), seal.Secret{Content: content}, nil, 0, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestProtocolCreateRevealOnce(t *testing.T) {
 
 func TestProtocolTTL(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, err := p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, 2*time.Hour, false)
+	c, err := p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, 2*time.Hour, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,14 +191,14 @@ func TestProtocolMalformedKeyNeverReachesTheStore(t *testing.T) {
 
 func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, 0, false)
+	c, _ := p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, 0, false, "")
 	st.fail = errors.New("connection reset")
 	_, err := p.reveal(context.Background(), c.accessKey)
 	if k, _ := classify(err); k != kindUnavailable {
 		t.Errorf("reveal on a failing store: kind %d (%v), want kindUnavailable", k, err)
 	}
 	st.fail = fullError{}
-	_, err = p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, 0, false)
+	_, err = p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, 0, false, "")
 	if k, _ := classify(err); k != kindStorageFull {
 		t.Errorf("create on a full store: kind %d (%v), want kindStorageFull", k, err)
 	}
@@ -207,7 +207,7 @@ func TestProtocolStoreFailureIsNeverNotFound(t *testing.T) {
 // A blob sealed under a server key this server lacks is never claimed.
 func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 	right, st, _ := newProtocol(t, protocolKey)
-	c, _ := right.create(context.Background(), seal.Secret{Content: []byte("survives")}, nil, time.Hour, false)
+	c, _ := right.create(context.Background(), seal.Secret{Content: []byte("survives")}, nil, time.Hour, false, "")
 	wrong, _, _ := newProtocol(t, "another-32-byte-or-longer-server-key-oops")
 	wrong.store = st
 	if _, err := wrong.reveal(context.Background(), c.accessKey); err != errCannotOpen {
@@ -225,7 +225,7 @@ func TestProtocolWrongServerKeyTouchesNothing(t *testing.T) {
 // it is an error (never content, never "not found"), and it is gone.
 func TestProtocolCorruptBlobIsAnError(t *testing.T) {
 	p, st, _ := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, time.Hour, false)
+	c, _ := p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, time.Hour, false, "")
 	lk, _ := seal.LookupKey(c.accessKey)
 	st.blobs[lk][len(st.blobs[lk])-1] ^= 1 // the last byte of the tag
 	got, err := p.reveal(context.Background(), c.accessKey)
@@ -239,7 +239,7 @@ func TestProtocolCorruptBlobIsAnError(t *testing.T) {
 
 func TestProtocolServerClockJudgesExpiry(t *testing.T) {
 	p, _, now := newProtocol(t, protocolKey)
-	c, _ := p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, time.Hour, false)
+	c, _ := p.create(context.Background(), seal.Secret{Content: []byte("x")}, nil, time.Hour, false, "")
 	*now = now.Add(time.Hour) // the store still holds it; the envelope says it is over
 	if _, err := p.reveal(context.Background(), c.accessKey); err != errSecretNotFound {
 		t.Errorf("expired envelope: %v, want errSecretNotFound", err)

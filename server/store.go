@@ -28,7 +28,7 @@ type Store interface {
 	// PutReceipted is Put with a pending receipt, found through tokenKey,
 	// that outlives the secret by retention. A create without a receipt
 	// never comes here: it costs one SET, as before receipts.
-	PutReceipted(ctx context.Context, key string, blob []byte, ttl time.Duration, tokenKey string, created, expires time.Time, retention time.Duration) error
+	PutReceipted(ctx context.Context, key string, blob []byte, ttl time.Duration, tokenKey, createdBy string, created, expires time.Time, retention time.Duration) error
 	// Receipt reads the receipt at tokenKey; found is false when there is
 	// none (never, or past its retention). It changes nothing.
 	Receipt(ctx context.Context, tokenKey string) (rec receipt.Record, found bool, err error)

@@ -15,13 +15,16 @@ const (
 	Expired  = "expired"
 )
 
-// Record is one receipt. RevealedAt and BurnedAt are zero until they happen.
+// Record is one receipt. RevealedAt and BurnedAt are zero until they
+// happen; CreatedBy is empty unless the creator was authenticated (the API
+// token's name, or the JWT's or OIDC token's sub).
 type Record struct {
 	State      string
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	RevealedAt time.Time
 	BurnedAt   time.Time
+	CreatedBy  string
 }
 
 // As returns r as it reads at now: a pending receipt whose secret has
