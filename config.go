@@ -49,8 +49,12 @@ type config struct {
 	NotFoundRateBurst     int      `env:"RATE_LIMIT_NOT_FOUND_BURST" envDefault:"0"`
 	TrustedProxies        []string `env:"TRUSTED_PROXIES" envSeparator:","`
 
-	MetricsAddr string `env:"METRICS_ADDR"` // empty: /metrics on the API port
-	PprofAddr   string `env:"PPROF_ADDR"`   // empty: no profiling endpoint
+	// RevealOnly narrows PORT to what recipients need; CreateListenAddr
+	// then serves the whole API (create, receipts, the create page).
+	RevealOnly       bool   `env:"PUBLIC_LISTEN_REVEAL_ONLY" envDefault:"false"`
+	CreateListenAddr string `env:"CREATE_LISTEN_ADDR"`
+	MetricsAddr      string `env:"METRICS_ADDR"` // empty: /metrics on the API port
+	PprofAddr        string `env:"PPROF_ADDR"`   // empty: no profiling endpoint
 
 	RedisURL              string        `env:"REDIS_URL"`
 	RedisMode             string        `env:"REDIS_MODE" envDefault:"single"`
@@ -197,7 +201,13 @@ func (c *config) validateListening(bad complaint) {
 	if err := checkPublicURL(c.PublicURL); err != nil {
 		bad("PUBLIC_URL", "%v; want an http(s) URL such as https://secrets.example.com", err)
 	}
-	for name, addr := range map[string]string{"METRICS_ADDR": c.MetricsAddr, "PPROF_ADDR": c.PprofAddr} {
+	switch {
+	case c.RevealOnly && c.CreateListenAddr == "":
+		bad("CREATE_LISTEN_ADDR", "is required with PUBLIC_LISTEN_REVEAL_ONLY=true: the internal host:port where creating is served")
+	case !c.RevealOnly && c.CreateListenAddr != "":
+		bad("CREATE_LISTEN_ADDR", "only means something with PUBLIC_LISTEN_REVEAL_ONLY=true (PORT serves everything otherwise)")
+	}
+	for name, addr := range map[string]string{"METRICS_ADDR": c.MetricsAddr, "PPROF_ADDR": c.PprofAddr, "CREATE_LISTEN_ADDR": c.CreateListenAddr} {
 		if addr == "" {
 			continue
 		}
@@ -608,6 +618,8 @@ func (c config) LogValue() slog.Value {
 		slog.Int("receipt_retention_hours", c.ReceiptRetentionHours),
 		slog.Duration("redis_timeout", c.RedisTimeout),
 		slog.Bool("require_auth", c.RequireAuth),
+		slog.Bool("public_listen_reveal_only", c.RevealOnly),
+		slog.String("create_listen_addr", c.CreateListenAddr),
 		slog.Int("rate_limit_create_per_minute", c.CreateRatePerMinute),
 		slog.Int("rate_limit_not_found_per_minute", c.NotFoundRatePerMinute),
 		slog.Int("rate_limit_passphrase_per_minute", c.PassphraseRatePerMinute),

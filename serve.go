@@ -33,7 +33,8 @@ type daemon struct {
 	log       *slog.Logger
 	store     *cache.Store
 	srv       *server.Server
-	ln        net.Listener
+	ln        net.Listener // PORT: the whole API, or only its reveal face
+	createLn  net.Listener // CREATE_LISTEN_ADDR, with PUBLIC_LISTEN_REVEAL_ONLY: the whole API
 	operators []*operator
 }
 
@@ -92,6 +93,11 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 	if d.ln, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	if cfg.RevealOnly {
+		if d.createLn, err = net.Listen("tcp", cfg.CreateListenAddr); err != nil {
+			return nil, fmt.Errorf("listen CREATE_LISTEN_ADDR: %w", err)
+		}
+	}
 	if cfg.MetricsAddr != "" {
 		if err := d.startOperator("METRICS_ADDR", cfg.MetricsAddr, metricsMux(reg)); err != nil {
 			return nil, err
@@ -110,9 +116,18 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 // serve answers requests until ctx ends, then drains in-flight requests
 // for at most SHUTDOWN_TIMEOUT.
 func (d *daemon) serve(ctx context.Context) error {
-	d.log.Info("readonce listening", "addr", d.ln.Addr().String(), "version", version, "config", d.cfg)
-	served := make(chan error, 1)
-	go func() { served <- d.srv.Serve(d.ln) }()
+	served := make(chan error, 2)
+	listeners := 1
+	if d.createLn == nil {
+		go func() { served <- d.srv.Serve(d.ln) }()
+		d.log.Info("readonce listening", "addr", d.ln.Addr().String(), "version", version, "config", d.cfg)
+	} else {
+		listeners = 2
+		go func() { served <- d.srv.ServeRevealOnly(d.ln) }()
+		go func() { served <- d.srv.Serve(d.createLn) }()
+		d.log.Info("readonce listening", "addr", d.ln.Addr().String(), "create_addr", d.createLn.Addr().String(),
+			"reveal_only", true, "version", version, "config", d.cfg)
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -127,8 +142,10 @@ func (d *daemon) serve(ctx context.Context) error {
 	} else if err != nil {
 		d.log.Warn("drain timed out; closing remaining connections")
 	}
-	if err := <-served; err != nil {
-		return fmt.Errorf("serve: %w", err)
+	for range listeners {
+		if err := <-served; err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	d.log.Info("stopped")
 	return nil
@@ -150,8 +167,10 @@ func (d *daemon) close() {
 	for _, o := range d.operators {
 		o.close(ctx)
 	}
-	if d.ln != nil {
-		_ = d.ln.Close() // already closed once served; not if a later step of open failed
+	for _, ln := range []net.Listener{d.ln, d.createLn} {
+		if ln != nil {
+			_ = ln.Close() // already closed once served; not if a later step of open failed
+		}
 	}
 	if d.store != nil {
 		d.store.Close()

@@ -10,8 +10,21 @@ import (
 // routeLabel is the user value that holds a request's route template.
 const routeLabel = "readonce.route"
 
-// routes is the whole API on one screen.
-func (s *Server) routes() fasthttp.RequestHandler {
+// face is which routes a listener serves.
+type face int
+
+const (
+	everything face = iota
+	// revealOnly is the public face of PUBLIC_LISTEN_REVEAL_ONLY: what a
+	// recipient needs (reveal, burn unread, the share page), health and
+	// docs. Creating, receipts and the create page answer only on the
+	// internal listener; here they are the usual JSON 404.
+	revealOnly
+)
+
+// routes is the whole API on one screen; a reveal-only face leaves out
+// what is marked creators-only.
+func (s *Server) routes(f face) fasthttp.RequestHandler {
 	r := router.New()
 	// Redirects would send a secret's key to a second URL and let a GET
 	// answer 301 instead of revealing; API paths answer exactly or 404.
@@ -30,22 +43,30 @@ func (s *Server) routes() fasthttp.RequestHandler {
 		})
 	}
 
-	at("POST", "/api/v1/secrets/", s.handle(s.createSecret)) // also without the slash: see below
+	creators := func(method, path string, h fasthttp.RequestHandler) {
+		if f == everything {
+			at(method, path, h)
+		}
+	}
+
+	creators("POST", "/api/v1/secrets/", s.handle(s.createSecret)) // also without the slash: see below
 	at("GET", "/api/v1/secrets/{access_key}", s.handle(s.revealSecret))
 	at("DELETE", "/api/v1/secrets/{access_key}", s.handle(s.burnSecret))
 	at("POST", "/api/v1/secrets/{access_key}/reveal", s.handle(s.revealWithPassphrase))
-	at("GET", "/api/v1/receipts/{receipt_token}", s.handle(s.receiptStatus))
-	at("DELETE", "/api/v1/receipts/{receipt_token}", s.handle(s.burnByReceipt))
+	creators("GET", "/api/v1/receipts/{receipt_token}", s.handle(s.receiptStatus))
+	creators("DELETE", "/api/v1/receipts/{receipt_token}", s.handle(s.burnByReceipt))
 	at("GET", "/health", s.handle(s.health))
 	at("GET", "/ready", s.handle(s.ready))
 	at("GET", "/openapi.json", s.handle(s.openAPI))
 	// Pages and their assets; /s and /r never touch the store: the key or
 	// receipt token is in the fragment, which the browser keeps to itself.
-	for _, path := range []string{"/", "/s", "/r", "/docs", "/redoc", "/docs/{file}", "/static/{file}"} {
+	for _, path := range []string{"/s", "/docs", "/redoc", "/docs/{file}", "/static/{file}"} {
 		at("GET", path, s.handle(s.static))
 	}
+	creators("GET", "/", s.handle(s.static))
+	creators("GET", "/r", s.handle(s.static))
 	if s.cfg.Metrics != nil && s.cfg.ServeMetrics {
-		at("GET", "/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})))
+		creators("GET", "/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})))
 	}
 
 	r.NotFound = s.handle(s.routeNotFound)

@@ -11,6 +11,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -87,7 +88,8 @@ type Server struct {
 	files          *staticFiles
 	openAPIDoc     []byte
 	metrics        *metrics
-	http           *fasthttp.Server
+	http           *fasthttp.Server // the whole API
+	public         *fasthttp.Server // the reveal-only face
 }
 
 // New builds a Server; call Serve to accept connections.
@@ -150,8 +152,17 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 		openAPIDoc:     spec,
 		metrics:        newMetrics(nilIfNoRegistry(cfg.Metrics)),
 	}
-	s.http = &fasthttp.Server{
-		Handler:      s.middleware(s.routes()),
+	s.http = s.newHTTP(s.routes(everything))
+	s.public = s.newHTTP(s.routes(revealOnly))
+	return s, nil
+}
+
+// newHTTP is one fasthttp server for a face of the API: every listener
+// gets the same limits, timeouts and error answers.
+func (s *Server) newHTTP(routes fasthttp.RequestHandler) *fasthttp.Server {
+	cfg := s.cfg
+	return &fasthttp.Server{
+		Handler:      s.middleware(routes),
 		ErrorHandler: s.transportError,
 		Name:         "readonce",
 		ReadTimeout:  cfg.ReadTimeout,
@@ -170,7 +181,6 @@ func New(cfg Config, store Store, sealer Sealer) (*Server, error) {
 		// still writing, and often sees only the broken pipe.
 		ExpectHandler: s.expectBody,
 	}
-	return s, nil
 }
 
 // expectBody answers Expect: 100-continue: go on, or 413 (which fasthttp
@@ -206,12 +216,19 @@ func MaxBodyBytes(maxContent, maxFile int) int {
 	return max(text, file) + 2048
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown, for the whole API.
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(s.admit(ln)) }
 
+// ServeRevealOnly accepts connections on ln until Shutdown, for what a
+// recipient needs only: reveal, burn unread, the share page, health and
+// docs (PUBLIC_LISTEN_REVEAL_ONLY). Everything else is a JSON 404 there.
+func (s *Server) ServeRevealOnly(ln net.Listener) error { return s.public.Serve(s.admit(ln)) }
+
 // Shutdown stops accepting, lets in-flight requests finish, and closes idle
-// connections; it gives up when ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWithContext(ctx) }
+// connections, on every listener; it gives up when ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.http.ShutdownWithContext(ctx), s.public.ShutdownWithContext(ctx))
+}
 
 // fasthttpLogger sends fasthttp's own messages to slog. Some of fasthttp's
 // errors quote raw request bytes ("contents: \"GET /api/v1/secrets/…"), which
