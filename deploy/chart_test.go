@@ -71,6 +71,16 @@ networkPolicy:
   ingressFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]
 serviceMonitor: {enabled: true, labels: {release: prometheus}}
 redis: {mode: bundled}`,
+	"revealOnly": `
+secretKey: 4f3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e
+service: {type: LoadBalancer, port: 80}
+revealOnly: {enabled: true}
+ingress: {enabled: true}
+networkPolicy:
+  enabled: true
+  ingressFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]
+serviceMonitor: {enabled: true}
+redis: {mode: bundled}`,
 }
 
 func values(t *testing.T, name string) map[string]any {
@@ -118,6 +128,7 @@ type manifests struct {
 	configmaps   []*corev1.ConfigMap
 	secrets      []*corev1.Secret
 	policies     []*networkingv1.NetworkPolicy
+	monitors     []*monitoringv1.ServiceMonitor
 	kinds        map[string]int
 }
 
@@ -164,7 +175,8 @@ func decode(t *testing.T, manifest string) manifests {
 		case "PodDisruptionBudget":
 			obj = &policyv1.PodDisruptionBudget{}
 		case "ServiceMonitor":
-			obj = &monitoringv1.ServiceMonitor{}
+			sm := &monitoringv1.ServiceMonitor{}
+			m.monitors, obj = append(m.monitors, sm), sm
 		default:
 			t.Fatalf("no API type known for %s %s", head.APIVersion, head.Kind)
 		}
@@ -406,6 +418,75 @@ func secretValue(m manifests, key string) string {
 
 // The checksum annotation must change when the secret or the config does,
 // and must not when nothing does.
+// revealOnly: the public Service (and the ingress behind it) reach only
+// the reveal face; the whole API is on a second port behind an internal
+// ClusterIP Service, which the NetworkPolicy opens to this namespace only
+// and the ServiceMonitor scrapes. The default renders none of it.
+func TestRevealOnlyChart(t *testing.T) {
+	m := decode(t, render(t, values(t, "revealOnly")))
+	if got := configValue(t, "revealOnly", "PUBLIC_LISTEN_REVEAL_ONLY"); got != "true" {
+		t.Errorf("PUBLIC_LISTEN_REVEAL_ONLY %q", got)
+	}
+	if got := configValue(t, "revealOnly", "CREATE_LISTEN_ADDR"); got != ":8001" {
+		t.Errorf("CREATE_LISTEN_ADDR %q", got)
+	}
+	ports := map[string]int32{}
+	for _, p := range m.deployments[0].Spec.Template.Spec.Containers[0].Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	if ports["http"] != 8000 || ports["internal"] != 8001 {
+		t.Errorf("container ports %v, want http 8000 and internal 8001", ports)
+	}
+	var public, internal *corev1.Service
+	for _, s := range m.services {
+		switch s.Name {
+		case "ro-readonce":
+			public = s
+		case "ro-readonce-internal":
+			internal = s
+		}
+	}
+	if public == nil || internal == nil {
+		t.Fatalf("services %v, want ro-readonce and ro-readonce-internal", m.kinds)
+	}
+	if len(public.Spec.Ports) != 1 || public.Spec.Ports[0].TargetPort.String() != "http" {
+		t.Errorf("the public Service reaches %+v, want the http port only", public.Spec.Ports)
+	}
+	if internal.Spec.Type != corev1.ServiceTypeClusterIP || len(internal.Spec.Ports) != 1 ||
+		internal.Spec.Ports[0].Port != 8001 || internal.Spec.Ports[0].TargetPort.String() != "internal" {
+		t.Errorf("the internal Service: %s %+v, want ClusterIP 8001 → internal", internal.Spec.Type, internal.Spec.Ports)
+	}
+	var rule *networkingv1.NetworkPolicyIngressRule
+	for _, p := range m.policies {
+		for i, r := range p.Spec.Ingress {
+			if len(r.Ports) == 1 && r.Ports[0].Port.String() == "internal" {
+				rule = &p.Spec.Ingress[i]
+			}
+		}
+	}
+	if rule == nil || len(rule.From) != 1 || rule.From[0].PodSelector == nil || len(rule.From[0].PodSelector.MatchLabels) != 0 || rule.From[0].NamespaceSelector != nil {
+		t.Errorf("NetworkPolicy rule for the internal port: %+v, want from this namespace's pods only", rule)
+	}
+	if len(m.monitors) != 1 || m.monitors[0].Spec.Endpoints[0].Port != "internal" {
+		t.Errorf("the ServiceMonitor scrapes %+v, want the internal port", m.monitors)
+	}
+
+	d := decode(t, render(t, values(t, "default")))
+	for _, s := range d.services {
+		if s.Name == "ro-readonce-internal" {
+			t.Error("the default renders an internal Service")
+		}
+	}
+	if n := len(d.deployments[0].Spec.Template.Spec.Containers[0].Ports); n != 1 {
+		t.Errorf("the default's container has %d ports, want 1", n)
+	}
+	for _, cm := range d.configmaps {
+		if _, ok := cm.Data["PUBLIC_LISTEN_REVEAL_ONLY"]; ok {
+			t.Error("the default sets PUBLIC_LISTEN_REVEAL_ONLY")
+		}
+	}
+}
+
 func TestChecksumRollsPods(t *testing.T) {
 	get := func(yamlValues string) map[string]string {
 		v, err := chartutil.ReadValues([]byte(yamlValues))
