@@ -39,7 +39,11 @@ type config struct {
 	SecretKey         string   `env:"SECRET_KEY"`
 	SecretKeyPrevious []string `env:"SECRET_KEY_PREVIOUS" envSeparator:","`
 
-	RequireAuth              bool   `env:"REQUIRE_AUTH" envDefault:"false"`
+	RequireAuth bool `env:"REQUIRE_AUTH" envDefault:"false"`
+	// OIDC ID tokens (a CI system's, an identity provider's) as creators.
+	OIDCIssuer               string `env:"AUTH_OIDC_ISSUER"`
+	OIDCAudience             string `env:"AUTH_OIDC_AUDIENCE"`
+	OIDCRequiredClaims       string `env:"AUTH_OIDC_REQUIRED_CLAIMS"` // k=v,k2=v2
 	Algorithm                string `env:"ALGORITHM" envDefault:"HS256"`
 	AccessTokenExpireMinutes int    `env:"ACCESS_TOKEN_EXPIRE_MINUTES" envDefault:"30"`
 
@@ -297,6 +301,20 @@ func (c *config) validateAuthAndLimits(bad complaint) {
 	if c.AccessTokenExpireMinutes < 1 {
 		bad("ACCESS_TOKEN_EXPIRE_MINUTES", "must be at least 1, got %d", c.AccessTokenExpireMinutes)
 	}
+	if c.OIDCIssuer != "" || c.OIDCAudience != "" || c.OIDCRequiredClaims != "" {
+		if err := checkIssuer(c.OIDCIssuer); err != nil {
+			bad("AUTH_OIDC_ISSUER", "%v", err)
+		}
+		if c.OIDCAudience == "" {
+			bad("AUTH_OIDC_AUDIENCE", "is required with AUTH_OIDC_ISSUER: the aud your CI or provider puts in tokens for readonce")
+		}
+		if _, err := c.requiredClaims(); err != nil {
+			bad("AUTH_OIDC_REQUIRED_CLAIMS", "%v", err)
+		}
+		if !c.RequireAuth {
+			bad("AUTH_OIDC_ISSUER", "only means something with REQUIRE_AUTH=true")
+		}
+	}
 	for name, v := range map[string]int{
 		"RATE_LIMIT_CREATE_PER_MINUTE": c.CreateRatePerMinute, "RATE_LIMIT_CREATE_BURST": c.CreateRateBurst,
 		"RATE_LIMIT_NOT_FOUND_PER_MINUTE": c.NotFoundRatePerMinute, "RATE_LIMIT_NOT_FOUND_BURST": c.NotFoundRateBurst,
@@ -454,6 +472,54 @@ func (c *config) cacheOptions(log *slog.Logger) cache.Options {
 func (c *config) tokens() (*auth.Tokens, error) {
 	current, previous := c.sealerKeys()
 	return auth.New(current, c.Algorithm, time.Duration(c.AccessTokenExpireMinutes)*time.Minute, previous...)
+}
+
+// checkIssuer: an OIDC issuer is an https URL (http only on loopback, for
+// a local issuer), without query or fragment.
+func checkIssuer(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return errors.New("is required with AUTH_OIDC_AUDIENCE or AUTH_OIDC_REQUIRED_CLAIMS")
+	case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("must be the issuer's URL, such as https://token.actions.githubusercontent.com, got %q", raw)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http":
+		if ip, err := netip.ParseAddr(u.Hostname()); (err == nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+			return nil
+		}
+	}
+	return fmt.Errorf("must be https (http only on loopback), got %q", raw)
+}
+
+// requiredClaims reads AUTH_OIDC_REQUIRED_CLAIMS: claim=value pairs,
+// comma-separated.
+func (c *config) requiredClaims() (map[string]string, error) {
+	if c.OIDCRequiredClaims == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(c.OIDCRequiredClaims, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("want claim=value pairs separated by commas, such as repository_owner=acme, got %q", pair)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// oidc is the OIDC verifier, when an issuer is configured.
+func (c *config) oidc() (*auth.OIDC, error) {
+	if c.OIDCIssuer == "" {
+		return nil, nil
+	}
+	claims, err := c.requiredClaims()
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewOIDC(c.OIDCIssuer, c.OIDCAudience, auth.OIDCOptions{RequiredClaims: claims})
 }
 
 // serverConfig is what the HTTP server needs; the limiter, metrics and
@@ -618,6 +684,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int("receipt_retention_hours", c.ReceiptRetentionHours),
 		slog.Duration("redis_timeout", c.RedisTimeout),
 		slog.Bool("require_auth", c.RequireAuth),
+		slog.String("auth_oidc_issuer", c.OIDCIssuer),
 		slog.Bool("public_listen_reveal_only", c.RevealOnly),
 		slog.String("create_listen_addr", c.CreateListenAddr),
 		slog.Int("rate_limit_create_per_minute", c.CreateRatePerMinute),

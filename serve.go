@@ -80,12 +80,17 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 	var creators server.Authenticator
 	if cfg.RequireAuth {
 		// Every configured method: API tokens in this store (looked up on
-		// every create, so a revocation holds at once), and the v1 JWT.
+		// every create, so a revocation holds at once), the v1 JWT, and
+		// OIDC ID tokens when AUTH_OIDC_ISSUER is set.
 		jwt, err := cfg.tokens()
 		if err != nil {
 			return nil, err
 		}
-		creators = &auth.Creators{JWT: jwt, APITokens: d.store}
+		oidc, err := cfg.oidc()
+		if err != nil {
+			return nil, err
+		}
+		creators = &auth.Creators{JWT: jwt, APITokens: d.store, OIDC: oidc}
 	}
 	if d.srv, err = server.New(cfg.serverConfig(log, d.store.Limiter(limiterKey), reg, creators), d.store, sealer); err != nil {
 		return nil, err

@@ -85,10 +85,11 @@ type TokenStore interface {
 }
 
 // Creators verifies every kind of creator token this server accepts: API
-// tokens in a TokenStore (when set) and the v1 JWT (when set).
+// tokens in a TokenStore, the v1 JWT, OIDC ID tokens (each when set).
 type Creators struct {
 	JWT       *Tokens
 	APITokens TokenStore
+	OIDC      *OIDC
 	Now       func() time.Time // nil: time.Now
 }
 
@@ -114,14 +115,15 @@ func (c *Creators) Verify(ctx context.Context, token string) (Creator, error) {
 		}
 		return Creator{Name: name, Method: MethodAPIToken}, nil
 	}
-	if c.JWT == nil {
-		return Creator{}, ErrInvalid
+	if c.JWT != nil {
+		if sub, err := c.JWT.Verify(token); err == nil {
+			return Creator{Name: sub, Method: MethodJWT}, nil
+		}
 	}
-	sub, err := c.JWT.Verify(token)
-	if err != nil {
-		return Creator{}, ErrInvalid
+	if c.OIDC != nil {
+		return c.OIDC.Verify(ctx, token)
 	}
-	return Creator{Name: sub, Method: MethodJWT}, nil
+	return Creator{}, ErrInvalid
 }
 
 // ErrTokenExists: create with a name already taken (revoke it first).
