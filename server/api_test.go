@@ -168,7 +168,7 @@ func testValidation(t *testing.T, a *app) {
 			if r.Status != c.status {
 				t.Fatalf("status: got %d (%s), want %d", r.Status, r.Body, c.status)
 			}
-			if after := a.be.dbsize(t); after != before {
+			if after := a.be.dbsize(t); after > before { // fewer is an earlier test's tombstone expiring
 				t.Errorf("a rejected request stored something: %d keys before, %d after", before, after)
 			}
 			if strings.Contains(string(r.Body), "ctnt") || (len(c.body) > 20 && strings.Contains(string(r.Body), c.body)) {

