@@ -29,7 +29,10 @@ test: ## Run the hermetic test suite with the race detector
 axe: ## Install axe-core (pinned in internal/browsertest/axe/package-lock.json) for the browser tests' WCAG audit
 	npm ci --prefix internal/browsertest/axe --no-audit --no-fund --loglevel=error
 
-test-integration: axe ## Store and HTTP suites on a real redis-server, browser tests in Chromium (Debian packages) with a WCAG audit
+redocly: ## Install redocly (pinned in internal/openapilint/package-lock.json) for the OpenAPI lint test
+	npm ci --prefix internal/openapilint --no-audit --no-fund --loglevel=error
+
+test-integration: axe redocly ## Store and HTTP suites on a real redis-server, browser tests in Chromium (Debian packages) with a WCAG audit
 	$(GO) test -race -count=1 -tags integration -run Integration ./...
 
 fuzz: ## Fuzz the request decoder, envelope opening and end-to-end decryption for 30s each
