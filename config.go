@@ -41,9 +41,14 @@ type config struct {
 
 	RequireAuth bool `env:"REQUIRE_AUTH" envDefault:"false"`
 	// OIDC ID tokens (a CI system's, an identity provider's) as creators.
-	OIDCIssuer               string `env:"AUTH_OIDC_ISSUER"`
-	OIDCAudience             string `env:"AUTH_OIDC_AUDIENCE"`
-	OIDCRequiredClaims       string `env:"AUTH_OIDC_REQUIRED_CLAIMS"` // k=v,k2=v2
+	OIDCIssuer         string `env:"AUTH_OIDC_ISSUER"`
+	OIDCAudience       string `env:"AUTH_OIDC_AUDIENCE"`
+	OIDCRequiredClaims string `env:"AUTH_OIDC_REQUIRED_CLAIMS"` // k=v,k2=v2
+	// Sign-in on the create page, at the same issuer, as this client.
+	OIDCClientID             string `env:"AUTH_OIDC_CLIENT_ID"`
+	OIDCClientSecret         string `env:"AUTH_OIDC_CLIENT_SECRET"` // empty: a public client (PKCE alone)
+	OIDCRedirectURL          string `env:"AUTH_OIDC_REDIRECT_URL"`  // empty: PUBLIC_URL/auth/callback
+	SessionMinutes           int    `env:"AUTH_SESSION_MINUTES" envDefault:"60"`
 	Algorithm                string `env:"ALGORITHM" envDefault:"HS256"`
 	AccessTokenExpireMinutes int    `env:"ACCESS_TOKEN_EXPIRE_MINUTES" envDefault:"30"`
 
@@ -315,6 +320,25 @@ func (c *config) validateAuthAndLimits(bad complaint) {
 			bad("AUTH_OIDC_ISSUER", "only means something with REQUIRE_AUTH=true")
 		}
 	}
+	if c.OIDCClientID != "" || c.OIDCClientSecret != "" || c.OIDCRedirectURL != "" {
+		if c.OIDCIssuer == "" {
+			bad("AUTH_OIDC_CLIENT_ID", "signs people in at AUTH_OIDC_ISSUER, which is not set")
+		}
+		if c.OIDCClientID == "" {
+			bad("AUTH_OIDC_CLIENT_ID", "is required with AUTH_OIDC_CLIENT_SECRET or AUTH_OIDC_REDIRECT_URL")
+		}
+		if c.OIDCRedirectURL != "" {
+			if err := checkPublicURL(c.OIDCRedirectURL); err != nil || !strings.HasSuffix(c.OIDCRedirectURL, "/auth/callback") {
+				bad("AUTH_OIDC_REDIRECT_URL", "must be this server's URL ending in /auth/callback, got %q", c.OIDCRedirectURL)
+			}
+		}
+		if c.ephemeralKey {
+			bad("AUTH_OIDC_CLIENT_ID", "needs SECRET_KEY: sessions are signed with a key derived from it, shared by every replica")
+		}
+	}
+	if c.SessionMinutes < 1 || c.SessionMinutes > 24*60 {
+		bad("AUTH_SESSION_MINUTES", "must be 1..1440, got %d", c.SessionMinutes)
+	}
 	for name, v := range map[string]int{
 		"RATE_LIMIT_CREATE_PER_MINUTE": c.CreateRatePerMinute, "RATE_LIMIT_CREATE_BURST": c.CreateRateBurst,
 		"RATE_LIMIT_NOT_FOUND_PER_MINUTE": c.NotFoundRatePerMinute, "RATE_LIMIT_NOT_FOUND_BURST": c.NotFoundRateBurst,
@@ -510,6 +534,23 @@ func (c *config) requiredClaims() (map[string]string, error) {
 	return out, nil
 }
 
+// login is the create page's sign-in, when a client ID is configured.
+func (c *config) login() (*auth.Login, error) {
+	if c.OIDCClientID == "" {
+		return nil, nil
+	}
+	key, err := hkdf.Key(sha256.New, []byte(c.SecretKey), nil, "readonce/v1/login-cookies", 32)
+	if err != nil {
+		return nil, err
+	}
+	redirect := c.OIDCRedirectURL
+	if redirect == "" {
+		redirect = strings.TrimRight(c.PublicURL, "/") + "/auth/callback"
+	}
+	return auth.NewLogin(c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret, redirect, key,
+		time.Duration(c.SessionMinutes)*time.Minute, auth.OIDCOptions{})
+}
+
 // oidc is the OIDC verifier, when an issuer is configured.
 func (c *config) oidc() (*auth.OIDC, error) {
 	if c.OIDCIssuer == "" {
@@ -541,6 +582,8 @@ func (c *config) serverConfig(log *slog.Logger, limiter server.Limiter, reg *pro
 		RedocJSIntegrity:      c.RedocJSIntegrity,
 		Logger:                log,
 		Auth:                  creators,
+		SessionTTL:            time.Duration(c.SessionMinutes) * time.Minute,
+		CookieSecure:          c.AppEnv != envDevelopment,
 		Limiter:               limiter,
 		CreateLimit:           server.RateLimit{PerMinute: c.CreateRatePerMinute, Burst: c.CreateRateBurst},
 		NotFoundLimit:         server.RateLimit{PerMinute: c.NotFoundRatePerMinute, Burst: c.NotFoundRateBurst},
@@ -685,6 +728,8 @@ func (c config) LogValue() slog.Value {
 		slog.Duration("redis_timeout", c.RedisTimeout),
 		slog.Bool("require_auth", c.RequireAuth),
 		slog.String("auth_oidc_issuer", c.OIDCIssuer),
+		slog.String("auth_oidc_client_id", c.OIDCClientID),
+		slog.Bool("auth_oidc_client_secret", c.OIDCClientSecret != ""),
 		slog.Bool("public_listen_reveal_only", c.RevealOnly),
 		slog.String("create_listen_addr", c.CreateListenAddr),
 		slog.Int("rate_limit_create_per_minute", c.CreateRatePerMinute),

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -56,5 +58,38 @@ func TestOIDCCreators(t *testing.T) {
 	}
 	if strings.Contains(p.logs.String(), "eyJ") {
 		t.Error("a log holds a token")
+	}
+}
+
+// The create page's sign-in, wired from the environment: /auth/login
+// sends the browser to the issuer with PKCE, a Lax flow cookie for /auth;
+// the redirect URL defaults to PUBLIC_URL/auth/callback.
+func TestSignInWiring(t *testing.T) {
+	is := oidctest.Start(t)
+	is.Key("k1", jose.ES256, true)
+	m := miniredis.RunT(t)
+	p := start(t, map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey, "REQUIRE_AUTH": "true",
+		"AUTH_OIDC_ISSUER": is.URL(), "AUTH_OIDC_AUDIENCE": "readonce", "AUTH_OIDC_CLIENT_ID": "readonce-web",
+		"PUBLIC_URL": "https://secrets.example.com"})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(p.url("/auth/login"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	q := loc.Query()
+	if resp.StatusCode != 302 || !strings.HasPrefix(loc.String(), is.URL()+"/authorize?") || q.Get("client_id") != "readonce-web" ||
+		q.Get("redirect_uri") != "https://secrets.example.com/auth/callback" || q.Get("code_challenge_method") != "S256" {
+		t.Fatalf("/auth/login: %d → %s", resp.StatusCode, loc)
+	}
+	cookie := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"readonce_login=", "HttpOnly", "SameSite=Lax", "Path=/auth", "max-age=600"} {
+		if !strings.Contains(strings.ToLower(cookie), strings.ToLower(want)) {
+			t.Errorf("the flow cookie %q lacks %s", cookie, want)
+		}
+	}
+	if r := p.api.Do(t, "GET", "/auth/session", ""); r.Status != 200 || !strings.Contains(string(r.Body), `"signed_in":false`) {
+		t.Errorf("/auth/session without a cookie: %d %s", r.Status, r.Body)
 	}
 }

@@ -78,6 +78,7 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 		return nil, fmt.Errorf("rate limiter key: %w", err)
 	}
 	var creators server.Authenticator
+	var login *auth.Login
 	if cfg.RequireAuth {
 		// Every configured method: API tokens in this store (looked up on
 		// every create, so a revocation holds at once), the v1 JWT, and
@@ -91,8 +92,15 @@ func open(ctx context.Context, cfg config, log *slog.Logger) (_ *daemon, err err
 			return nil, err
 		}
 		creators = &auth.Creators{JWT: jwt, APITokens: d.store, OIDC: oidc}
+		if login, err = cfg.login(); err != nil {
+			return nil, err
+		}
 	}
-	if d.srv, err = server.New(cfg.serverConfig(log, d.store.Limiter(limiterKey), reg, creators), d.store, sealer); err != nil {
+	scfg := cfg.serverConfig(log, d.store.Limiter(limiterKey), reg, creators)
+	if login != nil { // not a typed nil in the interface
+		scfg.Login = login
+	}
+	if d.srv, err = server.New(scfg, d.store, sealer); err != nil {
 		return nil, err
 	}
 	if d.ln, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))); err != nil {

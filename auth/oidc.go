@@ -108,7 +108,7 @@ func (o *OIDC) Verify(ctx context.Context, token string) (Creator, error) {
 type jwks struct {
 	o       *OIDC
 	mu      sync.Mutex
-	uri     string // from discovery
+	disc    discovery // once it worked
 	keys    jose.JSONWebKeySet
 	fetched time.Time // the last attempt
 	err     error     // of the last attempt
@@ -177,22 +177,51 @@ func (k *jwks) refresh(ctx context.Context) error {
 	return k.err
 }
 
+// discovery is what the issuer's openid-configuration says.
+type discovery struct {
+	Issuer        string `json:"issuer"`
+	JWKSURI       string `json:"jwks_uri"`
+	AuthEndpoint  string `json:"authorization_endpoint"`
+	TokenEndpoint string `json:"token_endpoint"`
+}
+
+// discover fetches the openid-configuration unless it already worked;
+// k.mu is held.
+func (k *jwks) discover(ctx context.Context) error {
+	if k.disc.JWKSURI != "" {
+		return nil
+	}
+	var doc discovery
+	if err := k.get(ctx, k.o.issuer+"/.well-known/openid-configuration", &doc); err != nil {
+		return fmt.Errorf("discovery: %w", err)
+	}
+	if strings.TrimRight(doc.Issuer, "/") != k.o.issuer || doc.JWKSURI == "" {
+		return fmt.Errorf("discovery: the document names issuer %q and jwks_uri %q", doc.Issuer, doc.JWKSURI)
+	}
+	k.disc = doc
+	return nil
+}
+
+// endpoints are the issuer's authorization and token endpoints, for the
+// create page's login.
+func (o *OIDC) endpoints(ctx context.Context) (discovery, error) {
+	o.keys.mu.Lock()
+	defer o.keys.mu.Unlock()
+	if err := o.keys.discover(ctx); err != nil {
+		return discovery{}, err
+	}
+	if o.keys.disc.AuthEndpoint == "" || o.keys.disc.TokenEndpoint == "" {
+		return discovery{}, errors.New("discovery: the issuer names no authorization or token endpoint")
+	}
+	return o.keys.disc, nil
+}
+
 func (k *jwks) fetch(ctx context.Context) error {
-	if k.uri == "" {
-		var doc struct {
-			Issuer  string `json:"issuer"`
-			JWKSURI string `json:"jwks_uri"`
-		}
-		if err := k.get(ctx, k.o.issuer+"/.well-known/openid-configuration", &doc); err != nil {
-			return fmt.Errorf("discovery: %w", err)
-		}
-		if strings.TrimRight(doc.Issuer, "/") != k.o.issuer || doc.JWKSURI == "" {
-			return fmt.Errorf("discovery: the document names issuer %q and jwks_uri %q", doc.Issuer, doc.JWKSURI)
-		}
-		k.uri = doc.JWKSURI
+	if err := k.discover(ctx); err != nil {
+		return err
 	}
 	var set jose.JSONWebKeySet
-	if err := k.get(ctx, k.uri, &set); err != nil {
+	if err := k.get(ctx, k.disc.JWKSURI, &set); err != nil {
 		return fmt.Errorf("JWKS: %w", err)
 	}
 	k.keys = set

@@ -48,6 +48,11 @@ func (s *Server) authorized(ctx *fasthttp.RequestCtx) (auth.Creator, error) {
 		return auth.Creator{Method: "none"}, nil
 	}
 	h := string(ctx.Request.Header.Peek("Authorization"))
+	if h == "" {
+		if who, ok := s.sessionCreator(ctx); ok { // a person signed in on the create page
+			return who, nil
+		}
+	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return auth.Creator{}, errNotAuthenticated

@@ -72,6 +72,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		"MaxFileKiB":      max(1, cfg.MaxFileBytes/1024),
 		"RedocJSURL":      redocURL,
 		"RedocIntegrity":  cfg.RedocJSIntegrity,
+		"Login":           cfg.Login != nil && cfg.Auth != nil,
 	}
 	common := "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
 	policies := map[string]page{

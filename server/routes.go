@@ -65,6 +65,12 @@ func (s *Server) routes(f face) fasthttp.RequestHandler {
 	}
 	creators("GET", "/", s.handle(s.static))
 	creators("GET", "/r", s.handle(s.static))
+	if s.cfg.Login != nil && s.cfg.Auth != nil {
+		creators("GET", "/auth/login", s.handle(s.login))
+		creators("GET", "/auth/callback", s.handle(s.loginCallback))
+		creators("GET", "/auth/session", s.handle(s.loginSession))
+		creators("POST", "/auth/logout", s.handle(s.logout))
+	}
 	if s.cfg.Metrics != nil && s.cfg.ServeMetrics {
 		creators("GET", "/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})))
 	}

@@ -53,6 +53,13 @@ type Config struct {
 
 	// Auth, when set, makes creating a secret require a bearer token.
 	Auth Authenticator
+	// Login, when set (with Auth), lets people sign in on the create page
+	// (login.go); its session cookie then stands for a bearer token.
+	Login LoginFlow
+	// SessionTTL is the session cookie's lifetime; CookieSecure marks the
+	// cookies Secure (everywhere but a development run on http).
+	SessionTTL   time.Duration
+	CookieSecure bool
 	// Limiter enforces CreateLimit and NotFoundLimit per client address;
 	// TrustedProxies may speak for clients through X-Forwarded-For.
 	Limiter       Limiter

@@ -9,9 +9,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,11 +35,21 @@ type Issuer struct {
 	keys   []jose.JSONWebKey // private; published as public
 	down   bool
 	hits   int // JWKS fetches (Fetches)
+
+	// The authorization-code flow: every sign-in succeeds, as LoginSub,
+	// for a client that proves its PKCE verifier.
+	LoginSub string
+	codes    map[string]grant
+}
+
+// grant is one issued authorization code.
+type grant struct {
+	clientID, redirectURI, challenge, nonce string
 }
 
 // Start runs an issuer until the test ends.
 func Start(t testing.TB) *Issuer {
-	is := &Issuer{t: t}
+	is := &Issuer{t: t, LoginSub: "person@example.com", codes: map[string]grant{}}
 	is.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		is.mu.Lock()
 		defer is.mu.Unlock()
@@ -44,7 +60,12 @@ func Start(t testing.TB) *Issuer {
 		switch r.URL.Path {
 		case "/.well-known/openid-configuration":
 			json.NewEncoder(w).Encode(map[string]any{"issuer": is.Server.URL, "jwks_uri": is.Server.URL + "/jwks",
+				"authorization_endpoint": is.Server.URL + "/authorize", "token_endpoint": is.Server.URL + "/token",
 				"id_token_signing_alg_values_supported": []string{"RS256", "ES256"}})
+		case "/authorize":
+			is.authorize(w, r)
+		case "/token":
+			is.token(w, r)
 		case "/jwks":
 			is.hits++
 			var set jose.JSONWebKeySet
@@ -141,4 +162,46 @@ func (is *Issuer) Fetches() int {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	return is.hits
+}
+
+// authorize signs the person in at once and sends the browser back with
+// a code, as an identity provider does after its login page.
+func (is *Issuer) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" ||
+		q.Get("client_id") == "" || q.Get("redirect_uri") == "" || !strings.Contains(" "+q.Get("scope")+" ", " openid ") {
+		http.Error(w, "bad authorization request", http.StatusBadRequest)
+		return
+	}
+	code := strconv.Itoa(len(is.codes)+1) + "-code"
+	is.codes[code] = grant{clientID: q.Get("client_id"), redirectURI: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), nonce: q.Get("nonce")}
+	back, _ := url.Parse(q.Get("redirect_uri"))
+	v := back.Query()
+	v.Set("code", code)
+	v.Set("state", q.Get("state"))
+	back.RawQuery = v.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound)
+}
+
+// token exchanges a code, once, for an ID token, checking the PKCE
+// verifier, the client and the redirect URI.
+func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	g, ok := is.codes[r.PostForm.Get("code")]
+	delete(is.codes, r.PostForm.Get("code"))
+	sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+	if !ok || r.PostForm.Get("grant_type") != "authorization_code" || g.clientID != r.PostForm.Get("client_id") ||
+		g.redirectURI != r.PostForm.Get("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge || len(is.keys) == 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"invalid_grant"}`)
+		return
+	}
+	claims := is.Claims(map[string]any{"aud": g.clientID, "sub": is.LoginSub, "nonce": g.nonce, "repository_owner": nil})
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"access_token": "opaque", "token_type": "Bearer", "expires_in": 300,
+		"id_token": is.Sign(is.keys[0], claims)})
 }

@@ -49,6 +49,44 @@
     return "";
   }
 
+  // Sign-in, where the server asks for it: the form waits behind a link to
+  // the identity provider, and the page says who is signed in.
+  const needsLogin = form.dataset.login === "on";
+  async function checkSignIn() {
+    if (!needsLogin) {
+      return;
+    }
+    let session = { signed_in: false };
+    try {
+      const response = await fetch("/auth/session", { cache: "no-store" });
+      session = await response.json();
+    } catch (err) {
+      say("Could not reach the server. Reload the page to try again.", "error");
+    }
+    const signin = document.getElementById("signin");
+    const signedIn = document.getElementById("signed-in");
+    signin.hidden = session.signed_in === true;
+    form.hidden = session.signed_in !== true;
+    signedIn.hidden = session.signed_in !== true;
+    if (session.signed_in === true) {
+      document.getElementById("who").textContent = session.name;
+    }
+    if (new URLSearchParams(location.search).get("signin") === "failed") {
+      say("Signing in did not work. Try again.", "error");
+      history.replaceState(null, "", location.pathname);
+    }
+  }
+  if (needsLogin) {
+    checkSignIn();
+    document.getElementById("signout").addEventListener("click", async function () {
+      try {
+        await fetch("/auth/logout", { method: "POST", cache: "no-store" });
+      } catch (err) { /* the cookie expires on its own */ }
+      await checkSignIn();
+      document.getElementById("signin-title").focus();
+    });
+  }
+
   function chosenFile() {
     return fileInput.files && fileInput.files.length > 0 ? fileInput.files[0] : null;
   }
@@ -165,6 +203,11 @@
         cache: "no-store",
       });
       const body = await response.json().catch(function () { return {}; });
+      if (response.status === 401 && needsLogin) {
+        await checkSignIn();
+        say("Your sign-in has expired: sign in again. Nothing was stored.", "error");
+        return;
+      }
       if (response.status !== 201) {
         let detail = typeof body.detail === "string" ? body.detail : "The server refused the secret.";
         if (Array.isArray(body.detail) && body.detail.length > 0 && typeof body.detail[0].msg === "string") {
