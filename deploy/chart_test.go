@@ -59,7 +59,9 @@ redis: {mode: bundled}`,
 	"everything": `
 secretKey: 4f3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e
 previousSecretKeys: [0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9]
-config: {REQUIRE_AUTH: "true", RATE_LIMIT_CREATE_PER_MINUTE: "120", TRUSTED_PROXIES: "10.0.0.0/8"}
+config: {REQUIRE_AUTH: "true", RATE_LIMIT_CREATE_PER_MINUTE: "120", TRUSTED_PROXIES: "10.0.0.0/8",
+  AUTH_OIDC_ISSUER: "https://idp.example.com", AUTH_OIDC_AUDIENCE: readonce, AUTH_OIDC_CLIENT_ID: readonce-web}
+oidc: {clientSecret: {existingSecret: readonce-oidc}}
 ingress:
   enabled: true
   className: nginx
@@ -288,7 +290,7 @@ func checkPodSecurity(t *testing.T, what string, spec *corev1.PodSpec) {
 // Secrets only: never a ConfigMap, never a literal env value.
 func checkNoSecretInPlainSight(t *testing.T, m manifests) {
 	t.Helper()
-	secretNames := []string{"SECRET_KEY", "SECRET_KEY_PREVIOUS", "REDIS_URL", "REDIS_SENTINEL_PASSWORD"}
+	secretNames := []string{"SECRET_KEY", "SECRET_KEY_PREVIOUS", "REDIS_URL", "REDIS_SENTINEL_PASSWORD", "AUTH_OIDC_CLIENT_SECRET"}
 	for _, cm := range m.configmaps {
 		for k, v := range cm.Data {
 			for _, s := range secretNames {
@@ -510,11 +512,12 @@ func TestChecksumRollsPods(t *testing.T) {
 
 func TestRejects(t *testing.T) {
 	for name, vals := range map[string]string{
-		"secret in config":     "config: {SECRET_KEY: oops}",
-		"short secretKey":      "secretKey: short",
-		"one replica":          "replicaCount: 1",
-		"external without url": "redis: {mode: external}",
-		"unknown redis mode":   "redis: {mode: memcached}",
+		"secret in config":             "config: {SECRET_KEY: oops}",
+		"OIDC client secret in config": "config: {AUTH_OIDC_CLIENT_SECRET: oops}",
+		"short secretKey":              "secretKey: short",
+		"one replica":                  "replicaCount: 1",
+		"external without url":         "redis: {mode: external}",
+		"unknown redis mode":           "redis: {mode: memcached}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			v, err := chartutil.ReadValues([]byte(vals))
@@ -530,4 +533,18 @@ func TestRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A confidential client's secret reaches the pod from its Secret only.
+func TestOIDCClientSecretFromASecret(t *testing.T) {
+	m := decode(t, render(t, values(t, "everything")))
+	for _, e := range m.deployments[0].Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "AUTH_OIDC_CLIENT_SECRET" {
+			if ref := e.ValueFrom.SecretKeyRef; ref == nil || ref.Name != "readonce-oidc" || ref.Key != "client-secret" {
+				t.Errorf("AUTH_OIDC_CLIENT_SECRET comes from %+v", e.ValueFrom)
+			}
+			return
+		}
+	}
+	t.Error("no AUTH_OIDC_CLIENT_SECRET in the pod")
 }
