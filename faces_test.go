@@ -74,4 +74,11 @@ func TestRevealOnlyFace(t *testing.T) {
 			t.Errorf("internal %s: %d, want 200", path, r.Status)
 		}
 	}
+	// The public share page links to no create page it does not serve.
+	if body := string(public.Do(t, "GET", "/s", "").Body); strings.Contains(body, `href="/"`) {
+		t.Error("the public share page links to the create page, a 404 there")
+	}
+	if body := string(internal.Do(t, "GET", "/s", "").Body); !strings.Contains(body, `href="/"`) {
+		t.Error("the internal share page lost its link to the create page")
+	}
 }

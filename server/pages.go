@@ -53,6 +53,9 @@ type page struct {
 type staticFiles struct {
 	pages  map[string]page   // by path: "/", "/s", "/docs", "/redoc"
 	assets map[string][]byte // by path: "/static/app.css", "/docs/init.js", …
+	// public are the pages that differ on the reveal-only face: the share
+	// page there links to no create page.
+	public map[string]page
 }
 
 func newStaticFiles(cfg Config) (*staticFiles, error) {
@@ -73,6 +76,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		"RedocJSURL":      redocURL,
 		"RedocIntegrity":  cfg.RedocJSIntegrity,
 		"Login":           cfg.Login != nil && cfg.Auth != nil,
+		"RevealOnly":      false,
 	}
 	common := "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
 	policies := map[string]page{
@@ -87,7 +91,7 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		"/redoc": {csp: common + "script-src " + cspSource(redocURL) + "; style-src 'unsafe-inline'; img-src 'self' data:; font-src data:; worker-src blob:; connect-src 'self'"},
 	}
 	files := map[string]string{"/": "index.html", "/s": "s.html", "/r": "r.html", "/docs": "docs.html", "/redoc": "redoc.html"}
-	st := &staticFiles{pages: map[string]page{}, assets: map[string][]byte{}}
+	st := &staticFiles{pages: map[string]page{}, assets: map[string][]byte{}, public: map[string]page{}}
 	for p, name := range files {
 		var buf bytes.Buffer
 		if err := tmpl.ExecuteTemplate(&buf, name, data); err != nil {
@@ -97,6 +101,14 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 		pg.body = buf.Bytes()
 		st.pages[p] = pg
 	}
+	data["RevealOnly"] = true
+	var share bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&share, "s.html", data); err != nil {
+		return nil, fmt.Errorf("server: page s.html: %w", err)
+	}
+	pg := policies["/s"]
+	pg.body = share.Bytes()
+	st.public["/s"] = pg
 	for _, a := range []struct {
 		fsys      fs.FS
 		dir, urls string
@@ -120,9 +132,19 @@ func newStaticFiles(cfg Config) (*staticFiles, error) {
 
 // static serves the page or asset at the request's path, or 404. The path
 // is looked up as it is: nothing outside the two maps can be reached.
-func (s *Server) static(ctx *fasthttp.RequestCtx) error {
+func (s *Server) static(ctx *fasthttp.RequestCtx) error { return s.serveStatic(ctx, s.files.pages) }
+
+// staticPublic is static on the reveal-only face.
+func (s *Server) staticPublic(ctx *fasthttp.RequestCtx) error {
+	if _, ok := s.files.public[string(ctx.Path())]; ok {
+		return s.serveStatic(ctx, s.files.public)
+	}
+	return s.static(ctx)
+}
+
+func (s *Server) serveStatic(ctx *fasthttp.RequestCtx, pages map[string]page) error {
 	p := string(ctx.Path())
-	if pg, ok := s.files.pages[p]; ok {
+	if pg, ok := pages[p]; ok {
 		h := &ctx.Response.Header
 		h.Set("Content-Security-Policy", pg.csp)
 		h.Set("X-Frame-Options", "DENY")

@@ -60,8 +60,12 @@ func (s *Server) routes(f face) fasthttp.RequestHandler {
 	at("GET", "/openapi.json", s.handle(s.openAPI))
 	// Pages and their assets; /s and /r never touch the store: the key or
 	// receipt token is in the fragment, which the browser keeps to itself.
+	static := s.static
+	if f == revealOnly {
+		static = s.staticPublic
+	}
 	for _, path := range []string{"/s", "/docs", "/redoc", "/docs/{file}", "/static/{file}"} {
-		at("GET", path, s.handle(s.static))
+		at("GET", path, s.handle(static))
 	}
 	creators("GET", "/", s.handle(s.static))
 	creators("GET", "/r", s.handle(s.static))
