@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -34,19 +37,48 @@ func TestOIDCCreators(t *testing.T) {
 	if r := p.api.Do(t, "GET", "/api/v1/receipts/"+receipt, ""); r.TryJSON().Str("created_by") != "repo:acme/app:ref:refs/heads/main" {
 		t.Errorf("the receipt: %s, want created_by the token's sub", r.Body)
 	}
+	es := is.Key("k-es", jose.ES256, true)
+	if status, _ := create(is.Sign(es, is.Claims(nil))); status != 201 {
+		t.Errorf("a valid ES256 ID token: %d", status)
+	}
+	stranger := is.Key("k1", jose.RS256, false) // k1's id, a key never published
 	before := len(m.Keys())
-	for name, claims := range map[string]map[string]any{
-		"another audience":  {"aud": "someone-else"},
-		"another owner":     {"repository_owner": "evil-corp"},
-		"no required claim": {"repository_owner": nil},
-		"another issuer":    {"iss": "https://token.actions.githubusercontent.com"},
+	for name, tok := range map[string]string{
+		"wrong aud":              is.Sign(key, is.Claims(map[string]any{"aud": "someone-else"})),
+		"wrong iss":              is.Sign(key, is.Claims(map[string]any{"iss": "https://token.actions.githubusercontent.com"})),
+		"expired":                is.Sign(key, is.Claims(map[string]any{"exp": time.Now().Add(-time.Minute).Unix()})),
+		"nbf ahead":              is.Sign(key, is.Claims(map[string]any{"nbf": time.Now().Add(10 * time.Minute).Unix()})),
+		"unknown key":            is.Sign(stranger, is.Claims(nil)),
+		"alg none":               is.Unsigned("k1", is.Claims(nil)),
+		"HS256 with the pub key": is.KeyConfused(key, is.Claims(nil)),
+		"missing required claim": is.Sign(key, is.Claims(map[string]any{"repository_owner": nil})),
+		"another owner":          is.Sign(key, is.Claims(map[string]any{"repository_owner": "evil-corp"})),
 	} {
-		if status, _ := create(is.Sign(key, is.Claims(claims))); status != 401 {
+		if status, _ := create(tok); status != 401 {
 			t.Errorf("%s: %d, want 401", name, status)
 		}
 	}
 	if n := len(m.Keys()); n != before {
 		t.Errorf("refused tokens stored %d keys", n-before)
+	}
+
+	// The other methods, on the same server: an API token and the v1 JWT.
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"token", "--subject", "ci-jwt"}, map[string]string{"SECRET_KEY": strongKey}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := create(strings.TrimSpace(out.String())); status != 201 {
+		t.Errorf("a v1 JWT beside OIDC: %d", status)
+	}
+	apiToken, _, err := tokensRun(t, map[string]string{"REDIS_URL": "redis://" + m.Addr(), "SECRET_KEY": strongKey, "REQUIRE_AUTH": "true"}, "create", "--name", "beside-oidc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := create(strings.TrimSpace(apiToken)); status != 201 {
+		t.Errorf("an API token beside OIDC: %d", status)
+	}
+	if metrics := p.api.Do(t, "GET", "/metrics", ""); !strings.Contains(string(metrics.Body), `readonce_secrets_created_by_auth_total{method="oidc"} 2`) {
+		t.Error("/metrics does not count the two OIDC creates")
 	}
 	is.SetDown(true)
 	if status, _ := create(is.Sign(key, is.Claims(nil))); status != 201 {

@@ -20,9 +20,12 @@ import (
 // identity provider — with go-oidc: issuer, audience, expiry, not-before,
 // and a signature by RS256 or ES256 only (never "none", never an HMAC keyed
 // by a public key). Discovery and the JWKS are fetched with timeouts and
-// kept; a token signed by a key not among them makes one refresh, at most
-// every RefreshEvery, so the issuer's key rotation needs no restart. While
-// the issuer cannot be reached, tokens by known keys still verify and
+// kept; a token signed by a key not among them makes one refresh, so the
+// issuer's key rotation needs no restart. Refreshes are rate-limited: a
+// burst of five, then one per RefreshEvery, and a key id the issuer just
+// did not have is refused without asking again, so a flood of made-up key
+// ids costs the issuer a handful of requests. While the issuer cannot be
+// reached (or the budget is spent), tokens by known keys still verify and
 // tokens by new keys get a 503, never a 401.
 type OIDC struct {
 	issuer   string
@@ -39,7 +42,7 @@ type OIDC struct {
 type OIDCOptions struct {
 	RequiredClaims map[string]string // each claim must be this string, e.g. repository_owner=acme
 	HTTPClient     *http.Client      // nil: 5 s timeouts
-	RefreshEvery   time.Duration     // 0: 10 s between refreshes on unknown keys
+	RefreshEvery   time.Duration     // 0: 10 s: one more refresh on unknown keys (of a burst of five) each
 	Now            func() time.Time  // nil: time.Now
 }
 
@@ -106,17 +109,26 @@ func (o *OIDC) Verify(ctx context.Context, token string) (Creator, error) {
 
 // jwks is the issuer's key set as last fetched.
 type jwks struct {
-	o       *OIDC
-	mu      sync.Mutex
-	disc    discovery // once it worked
-	keys    jose.JSONWebKeySet
-	fetched time.Time // the last attempt
-	err     error     // of the last attempt
+	o    *OIDC
+	mu   sync.Mutex
+	disc discovery // once it worked
+	keys jose.JSONWebKeySet
+	// Refreshes on unknown keys: a budget of refreshBurst, one more each
+	// RefreshEvery; and a key id a good fetch just lacked is not looked
+	// for again within RefreshEvery.
+	budget   float64
+	refilled time.Time
+	lacked   map[string]time.Time
 }
 
+// refreshBurst is how many unknown key ids may make a fetch at once:
+// enough for a rotation beside a stray token, few for a flood.
+const refreshBurst = 5
+
 // VerifySignature is go-oidc's KeySet: the payload of a token signed by a
-// key of the set, refreshing the set (at most every RefreshEvery) for a
-// key it lacks.
+// key of the set, refreshing the set (within its budget) for a key it
+// lacks. A key id the issuer just did not have is invalid; a refresh that
+// failed or was over budget is "try again" (the caller's 503).
 func (k *jwks) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
 	algs := []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
 	jws, err := jose.ParseSigned(raw, algs)
@@ -127,7 +139,9 @@ func (k *jwks) VerifySignature(ctx context.Context, raw string) ([]byte, error) 
 	if payload, ok := k.verify(jws, kid); ok {
 		return payload, nil
 	}
-	if err := k.refresh(ctx); err != nil {
+	if err := k.refresh(ctx, kid); errors.Is(err, errJustLacked) {
+		return nil, err
+	} else if err != nil {
 		if u, ok := ctx.Value(unavailableKey{}).(*unavailable); ok {
 			u.err = err
 		}
@@ -157,24 +171,43 @@ func (k *jwks) verify(jws *jose.JSONWebSignature, kid string) ([]byte, bool) {
 	return nil, false
 }
 
-// errRefreshedRecently: a new key is asked for too soon after the last
-// fetch; the answer is "try again", never "invalid".
-var errRefreshedRecently = errors.New("auth: the issuer's keys were fetched moments ago; try again")
+var (
+	// errRefreshedRecently: refreshes are over budget (a flood of unknown
+	// key ids); the answer is "try again", never "invalid".
+	errRefreshedRecently = errors.New("auth: the issuer's keys were fetched moments ago; try again")
+	// errJustLacked: a fetch moments ago did not have this key id.
+	errJustLacked = errors.New("auth: the issuer has no such key")
+)
 
-// refresh fetches discovery (once it worked, it is kept) and the JWKS.
-func (k *jwks) refresh(ctx context.Context) error {
+// refresh fetches discovery (once it worked, it is kept) and the JWKS,
+// for a token whose key id is kid.
+func (k *jwks) refresh(ctx context.Context, kid string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.o.now()
-	if !k.fetched.IsZero() && now.Sub(k.fetched) < k.o.every {
-		if k.err != nil {
-			return k.err
-		}
+	if at, ok := k.lacked[kid]; ok && now.Sub(at) < k.o.every {
+		return errJustLacked
+	}
+	if k.refilled.IsZero() {
+		k.budget = refreshBurst
+	} else {
+		k.budget = min(refreshBurst, k.budget+float64(now.Sub(k.refilled))/float64(k.o.every))
+	}
+	k.refilled = now
+	if k.budget < 1 {
 		return errRefreshedRecently
 	}
-	k.fetched = now
-	k.err = k.fetch(ctx)
-	return k.err
+	k.budget--
+	if err := k.fetch(ctx); err != nil {
+		return err
+	}
+	if len(k.keys.Key(kid)) == 0 {
+		if k.lacked == nil || len(k.lacked) > 1000 {
+			k.lacked = map[string]time.Time{}
+		}
+		k.lacked[kid] = now
+	}
+	return nil
 }
 
 // discovery is what the issuer's openid-configuration says.

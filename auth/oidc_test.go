@@ -92,8 +92,10 @@ func TestOIDC(t *testing.T) {
 	}
 }
 
-// Unknown keys refresh at most every RefreshEvery: a flood of tokens with
-// made-up kids costs the issuer one fetch, and gets "try again".
+// Refreshes are rate-limited: one unknown key id asked for again and
+// again costs one fetch (and 401s); a flood of distinct made-up ids costs
+// what is left of the burst of five, then "try again" (503) — while known
+// keys verify.
 func TestOIDCRefreshIsRateLimited(t *testing.T) {
 	is := oidctest.Start(t)
 	rs := is.Key("rs-1", jose.RS256, true)
@@ -106,14 +108,35 @@ func TestOIDCRefreshIsRateLimited(t *testing.T) {
 	hits := is.Fetches()
 	for i := range 20 {
 		k := is.Key("made-up", jose.RS256, false)
-		if _, err := o.Verify(ctx, is.Sign(k, is.Claims(nil))); err == nil {
-			t.Fatalf("token %d by an unpublished key verified", i)
+		if _, err := o.Verify(ctx, is.Sign(k, is.Claims(nil))); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("token %d by an unpublished key: %v, want ErrInvalid", i, err)
 		}
 	}
-	if is.Fetches() != hits {
-		t.Errorf("20 unknown keys within a minute fetched the JWKS %d times, want none (the first fetch was moments ago)", is.Fetches()-hits)
+	if got := is.Fetches() - hits; got != 1 {
+		t.Errorf("one unknown key id, 20 times: %d JWKS fetches, want 1", got)
+	}
+	var invalid, later int
+	for i := range 20 {
+		k := is.Key("flood-"+string(rune('a'+i)), jose.RS256, false)
+		_, err := o.Verify(ctx, is.Sign(k, is.Claims(nil)))
+		switch {
+		case errors.Is(err, ErrInvalid):
+			invalid++
+		case err != nil:
+			later++
+		default:
+			t.Fatal("a made-up key verified")
+		}
+	}
+	if got := is.Fetches() - hits; got != 4 || invalid != 3 || later != 17 { // the burst of five, less the first fetch and the made-up one
+		t.Errorf("20 distinct unknown key ids: %d fetches in all, %d invalid, %d try-again; want 4, 3 and 17", got, invalid, later)
 	}
 	if _, err := o.Verify(ctx, is.Sign(rs, is.Claims(nil))); err != nil {
 		t.Errorf("a known key during the flood: %v", err)
+	}
+	now = now.Add(time.Minute)
+	fresh := is.Key("rs-2", jose.RS256, true)
+	if _, err := o.Verify(ctx, is.Sign(fresh, is.Claims(nil))); err != nil {
+		t.Errorf("a rotated key a minute after the flood: %v", err)
 	}
 }

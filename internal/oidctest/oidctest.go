@@ -7,9 +7,11 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -205,3 +207,32 @@ func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"access_token": "opaque", "token_type": "Bearer", "expires_in": 300,
 		"id_token": is.Sign(is.keys[0], claims)})
 }
+
+// Unsigned is a token with claims and alg "none".
+func (is *Issuer) Unsigned(kid string, claims map[string]any) string {
+	return b64(header("none", kid)) + "." + b64(mustJSON(claims)) + "."
+}
+
+// KeyConfused is a token "signed" HS256 with key's public key as the HMAC
+// secret: what an algorithm-confusion attack sends.
+func (is *Issuer) KeyConfused(key jose.JSONWebKey, claims map[string]any) string {
+	pub, err := x509.MarshalPKIXPublicKey(key.Public().Key)
+	if err != nil {
+		is.t.Fatal(err)
+	}
+	signing := b64(header("HS256", key.KeyID)) + "." + b64(mustJSON(claims))
+	mac := hmac.New(sha256.New, pub)
+	mac.Write([]byte(signing))
+	return signing + "." + b64(mac.Sum(nil))
+}
+
+func header(alg, kid string) []byte {
+	return mustJSON(map[string]string{"alg": alg, "kid": kid, "typ": "JWT"})
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
