@@ -143,8 +143,8 @@ func TestIntegrationEndToEndInBrowser(t *testing.T) {
 		t.Helper()
 		b.Do("create "+what, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")),
 			set, chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#share-url")))
-		if eval(`String(document.getElementById("sealed-note").hidden)`) != "true" {
-			t.Errorf("%s: the page says the server sealed it", what)
+		if eval(`String(document.getElementById("sealed-note").hidden) + document.getElementById("e2e-note").hidden`) != "truefalse" {
+			t.Errorf("%s: the page says the server sealed it, or does not say the browser encrypted it", what)
 		}
 		share, _ = chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#share-url")))
 		return share
@@ -341,6 +341,9 @@ func TestIntegrationEndToEndWithoutWebCrypto(t *testing.T) {
 	b.Do("create without WebCrypto", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#content")),
 		chromedp.SendKeys(chromedp.CSS("#content"), "sealed by the server"), chromedp.Click(chromedp.CSS("#create")),
 		chromedp.WaitVisible(chromedp.CSS("#sealed-note")))
+	if pc.eval(`String(document.getElementById("e2e-note").hidden)`) != "true" {
+		t.Error("a server-sealed link is called end-to-end")
+	}
 	share, _ := chromedp.Run(b.Ctx, chromedp.Value(chromedp.CSS("#share-url")))
 	if _, ck, err := client.ParseLink(share); err != nil || ck != "" {
 		t.Fatalf("without WebCrypto the page made %q (%v), want a server-sealed link", share, err)

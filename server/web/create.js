@@ -17,6 +17,7 @@
   const showPassphrase = document.getElementById("show-passphrase");
   const passphraseNote = document.getElementById("passphrase-note");
   const sealedNote = document.getElementById("sealed-note");
+  const e2eNote = document.getElementById("e2e-note");
   const maxPassphraseBytes = 1024;
   let receiptToken = "";
   const maxBytes = Number(content.closest("form").dataset.maxBytes || "0");
@@ -224,6 +225,7 @@
       passphraseNote.hidden = body.passphrase_required !== true;
       shareURL.value = clientKey ? body.share_url + "." + clientKey : body.share_url;
       sealedNote.hidden = clientKey !== "";
+      e2eNote.hidden = clientKey === "";
       expires.textContent = "on " + new Date(body.expires_at).toLocaleString();
       receiptToken = typeof body.receipt_token === "string" ? body.receipt_token : "";
       // The receipt page keeps the token in the fragment, as the share page
